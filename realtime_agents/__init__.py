@@ -1,0 +1,1 @@
+"""realtime_agents: a reusable Django app for realtime voice agents."""

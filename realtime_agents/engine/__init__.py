@@ -1,0 +1,1 @@
+"""The realtime session engine: pure asyncio, no Django."""

@@ -1,0 +1,7 @@
+"""URL routes used by the test suite."""
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
