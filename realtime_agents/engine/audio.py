@@ -40,7 +40,9 @@ _BY_NAME: dict[str, AudioFormat] = {
     "g711_alaw": "g711_alaw",
     "audio/pcma": "g711_alaw",
 }
-_GA_TYPE: dict[AudioFormat, str] = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
+_GA_TYPE: dict[AudioFormat, str] = {
+    "pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma",
+}
 _RATE: dict[AudioFormat, int] = {"pcm16": PCM_RATE, "g711_ulaw": 8000, "g711_alaw": 8000}
 _BYTES_PER_MS: dict[AudioFormat, int] = {"pcm16": 48, "g711_ulaw": 8, "g711_alaw": 8}
 _ALLOWED = "pcm16, g711_ulaw, g711_alaw, audio/pcm, audio/pcmu, audio/pcma or {'type': ..., 'rate': ...}"
@@ -63,7 +65,9 @@ def normalize_audio_format(value: Any) -> AudioFormat:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         return from_ga_format(dump(exclude_none=True))
-    raise ConfigError(f"audio format must be a string or a mapping, got {type(value).__name__}; allowed: {_ALLOWED}")
+    raise ConfigError(
+        f"audio format must be a string or a mapping, got {type(value).__name__}; allowed: {_ALLOWED}"
+    )
 
 
 def to_ga_format(fmt: AudioFormat) -> dict[str, Any]:
@@ -255,7 +259,8 @@ def resample_pcm16(pcm16: bytes, src_rate: int, dst_rate: int) -> bytes:
         out = array.array("h", bytes(2 * n_out))
         out[0::factor] = samples
         for step in range(1, factor):
-            scaled = map(floordiv, map(add, map(mul, diffs, repeat(step)), repeat(factor // 2)), repeat(factor))
+            rounded = map(add, map(mul, diffs, repeat(step)), repeat(factor // 2))
+            scaled = map(floordiv, rounded, repeat(factor))
             out[step::factor] = array.array("h", map(add, samples, scaled))
         return _to_bytes(out)
     if src_rate % dst_rate == 0:
