@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "realtime_agents",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -80,7 +81,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REALTIME_AGENTS = {
     "OPENAI_API_KEY": env("OPENAI_API_KEY", default=""),
-    "OPENAI_REALTIME_URL": env("OPENAI_REALTIME_URL", default=""),
+    "OPENAI_REALTIME_URL": env("OPENAI_REALTIME_URL", default="wss://api.openai.com/v1/realtime"),
+    "AZURE_OPENAI_API_KEY": env("AZURE_OPENAI_API_KEY", default=""),
+    "AZURE_OPENAI_REALTIME_URL": env("AZURE_OPENAI_REALTIME_URL", default=""),
+    # "auto": OpenAI when a key is set, else the offline pipeline, so the demo runs without a key.
+    "DEFAULT_TRANSPORT": env("REALTIME_AGENTS_DEFAULT_TRANSPORT", default="auto"),
 }
 
 LOGGING = {

@@ -1,7 +1,8 @@
 """URL routes used by the test suite."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("realtime/", include("realtime_agents.urls")),
 ]

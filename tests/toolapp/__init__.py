@@ -1,0 +1,1 @@
+"""A test-only app whose realtime_tools module the registry must discover at start-up."""
