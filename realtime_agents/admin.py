@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -83,6 +83,12 @@ class ToolAdmin(admin.ModelAdmin):
         ("Behaviour", {"fields": ["needs_approval", "starts_response", "timeout_seconds"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """URLs without a scheme are taken as https (Django 6's default, without its warning)."""
+        if isinstance(db_field, URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description="calls")
     def target(self, obj: Tool) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 
 from .engine.handoffs import default_tool_name
@@ -21,6 +22,13 @@ def _choices(names: list[str], current: str) -> list[tuple[str, str]]:
     return choices
 
 
+def https_formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    """A model field's form field; URLs without a scheme are taken as https (Django 6's default)."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
+
+
 class ToolForm(forms.ModelForm):
     """A Tool with the registered Python tool names offered as choices."""
 
@@ -29,6 +37,7 @@ class ToolForm(forms.ModelForm):
     class Meta:
         model = Tool
         fields = "__all__"
+        formfield_callback = https_formfield
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
