@@ -81,7 +81,8 @@ class RunConfig:
     tool_error_formatter: Callable[..., Any] | None = None
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
     tool_timeout: float | None = 30.0
-    include_raw_events: bool = True
+    # Off by default: a raw event per audio delta would double the work on the audio path.
+    include_raw_events: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -99,6 +100,7 @@ class RunConfig:
 _RUN_KEYS = (
     "model_settings", "output_guardrails", "input_guardrails", "guardrails_settings", "tracing_disabled",
     "async_tool_calls", "tool_error_formatter", "reconnect", "tool_timeout", "include_raw_events",
+    "tool_execution",
 )
 
 
@@ -127,6 +129,8 @@ def normalize_run_config(config: Mapping[str, Any] | RunConfig | None) -> RunCon
     guardrails = _check_keys(
         given.get("guardrails_settings") or {}, ("debounce_text_length",), "guardrails_settings"
     )
+    # Seed key for tool input guardrails, which this engine does not have: accepted, checked, unused.
+    _check_keys(given.get("tool_execution") or {}, ("pre_approval_tool_input_guardrails",), "tool_execution")
     formatter = given.get("tool_error_formatter")
     if formatter is not None and not callable(formatter):
         raise ConfigError(f"'tool_error_formatter' must be callable or None, got {type(formatter).__name__}")
@@ -145,7 +149,7 @@ def normalize_run_config(config: Mapping[str, Any] | RunConfig | None) -> RunCon
         tool_error_formatter=formatter,
         reconnect=_reconnect(given.get("reconnect")),
         tool_timeout=_positive(given.get("tool_timeout", 30.0), "tool_timeout", none=True),
-        include_raw_events=_flag(given.get("include_raw_events", True), "include_raw_events"),
+        include_raw_events=_flag(given.get("include_raw_events", False), "include_raw_events"),
     )
 
 
