@@ -32,7 +32,10 @@ def https_formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field
 class ToolForm(forms.ModelForm):
     """A Tool with the registered Python tool names offered as choices."""
 
-    python_function = forms.ChoiceField(required=False, choices=())
+    python_function = forms.ChoiceField(required=False, choices=(), error_messages={
+        "invalid_choice": "%(value)s is not a registered Python tool: decorate the function with "
+                          "@realtime_agents.tool in a realtime_tools module of an installed app.",
+    })
 
     class Meta:
         model = Tool
@@ -49,7 +52,10 @@ class ToolForm(forms.ModelForm):
 class GuardrailForm(forms.ModelForm):
     """A Guardrail with the registered Python checks offered as choices."""
 
-    python_check = forms.ChoiceField(required=False, choices=())
+    python_check = forms.ChoiceField(required=False, choices=(), error_messages={
+        "invalid_choice": "%(value)s is not a registered guardrail check: decorate the function with "
+                          "@realtime_agents.guardrail_check in a realtime_tools module of an installed app.",
+    })
 
     class Meta:
         model = Guardrail

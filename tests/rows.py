@@ -39,4 +39,5 @@ def handoff(source: Agent, target: Agent, **fields: Any) -> Handoff:
 
 def channel(slug: str, start: Agent | None, **fields: Any) -> Channel:
     """A web channel starting with `start`."""
-    return Channel.objects.create(slug=slug, name=slug.title(), starting_agent=start, **fields)
+    fields.setdefault("name", slug.title())
+    return Channel.objects.create(slug=slug, starting_agent=start, **fields)
