@@ -1,7 +1,12 @@
 """Row builders shared by the Django-side tests (real rows in the test database)."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from realtime_agents.models import Agent, Channel, Guardrail, Handoff, Tool
 
@@ -41,3 +46,10 @@ def channel(slug: str, start: Agent | None, **fields: Any) -> Channel:
     """A web channel starting with `start`."""
     fields.setdefault("name", slug.title())
     return Channel.objects.create(slug=slug, starting_agent=start, **fields)
+
+
+@pytest.fixture
+async def close_db_threads() -> AsyncIterator[None]:
+    """Close the connection sync_to_async's worker thread opened, so PostgreSQL can drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()

@@ -11,6 +11,8 @@ from demo.realtime_tools import book_table, current_time, get_weather
 from realtime_agents.models import Agent, Channel, Guardrail, Handoff, Tool
 from realtime_agents.specs import load_channel
 
+from tests.rows import close_db_threads  # noqa: F401,E402  (fixture)
+
 pytestmark = pytest.mark.django_db
 
 
@@ -57,6 +59,7 @@ def test_admin_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_demo_guardrail_blocks_card_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     from asgiref.sync import sync_to_async
 

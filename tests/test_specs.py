@@ -14,6 +14,8 @@ from realtime_agents.specs import ChannelUnavailable, SpecError, aload_channel, 
 from tests import rows
 from tests.httpserver import running_server
 
+from tests.rows import close_db_threads  # noqa: F401,E402  (fixture)
+
 pytestmark = pytest.mark.django_db
 
 
@@ -95,6 +97,7 @@ def test_loaded_channel_carries_limits_and_settings_defaults() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_async_variant_loads_the_same_graph() -> None:
     from asgiref.sync import sync_to_async
 
@@ -110,6 +113,7 @@ async def test_async_variant_loads_the_same_graph() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_python_tools_resolve_through_the_registry_with_row_overrides() -> None:
     from asgiref.sync import sync_to_async
 
@@ -135,6 +139,7 @@ async def test_python_tools_resolve_through_the_registry_with_row_overrides() ->
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_guardrails_become_engine_guardrails() -> None:
     from asgiref.sync import sync_to_async
 
@@ -166,6 +171,7 @@ async def test_guardrails_become_engine_guardrails() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_http_tools_resolve_secrets_from_settings_at_call_time() -> None:
     from asgiref.sync import sync_to_async
 
