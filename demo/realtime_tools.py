@@ -1,4 +1,5 @@
 """The demo's Python tools: the current time, a weather lookup and a table booking."""
+
 from __future__ import annotations
 
 import datetime

@@ -1,4 +1,5 @@
 """realtime_agents: a reusable Django app for realtime voice agents."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Django admin for agents, tools, guardrails and channels, with try-it and agent-graph links."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,14 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import views
-from .forms import AdminAgentForm, ChannelForm, GuardrailForm, HandoffInlineForm, HandoffInlineFormSet, ToolForm
+from .forms import (
+    AdminAgentForm,
+    ChannelForm,
+    GuardrailForm,
+    HandoffInlineForm,
+    HandoffInlineFormSet,
+    ToolForm,
+)
 from .models import Agent, Channel, Guardrail, Handoff, Tool
 from .registry import registry
 
@@ -52,7 +60,9 @@ class AgentAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(_tools=Count("tools", distinct=True), _handoffs=Count("outgoing_handoffs", distinct=True))
+            .annotate(
+                _tools=Count("tools", distinct=True), _handoffs=Count("outgoing_handoffs", distinct=True)
+            )
         )
 
     @admin.display(description="tools", ordering="_tools")
@@ -78,8 +88,18 @@ class ToolAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "description", "enabled"]}),
         ("Python function", {"fields": ["python_function", "function_schema"]}),
-        ("HTTP request", {"fields": ["http_method", "http_url", "http_headers", "parameters_schema",
-                                     "max_response_bytes"]}),
+        (
+            "HTTP request",
+            {
+                "fields": [
+                    "http_method",
+                    "http_url",
+                    "http_headers",
+                    "parameters_schema",
+                    "max_response_bytes",
+                ]
+            },
+        ),
         ("Behaviour", {"fields": ["needs_approval", "starts_response", "timeout_seconds"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -102,12 +122,20 @@ class ToolAdmin(admin.ModelAdmin):
             entry = registry.get_tool(obj.python_function)
             if entry is None:
                 return format_html("<strong>{} is not registered.</strong>", obj.python_function)
-            return format_html("<p>{}</p><pre>{}</pre>", entry.tool.description,
-                               json.dumps(entry.tool.params_json_schema, indent=2))
+            return format_html(
+                "<p>{}</p><pre>{}</pre>",
+                entry.tool.description,
+                json.dumps(entry.tool.params_json_schema, indent=2),
+            )
         entries = [registry.get_tool(name) for name in registry.tool_names()]
         rows = format_html_join(
-            "", "<details><summary><code>{}</code>: {}</summary><pre>{}</pre></details>",
-            ((e.name, e.tool.description, json.dumps(e.tool.params_json_schema, indent=2)) for e in entries if e),
+            "",
+            "<details><summary><code>{}</code>: {}</summary><pre>{}</pre></details>",
+            (
+                (e.name, e.tool.description, json.dumps(e.tool.params_json_schema, indent=2))
+                for e in entries
+                if e
+            ),
         )
         return rows or "No Python tools are registered."
 
@@ -142,15 +170,52 @@ class ChannelAdmin(admin.ModelAdmin):
     readonly_fields = ["links", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "is_active", "starting_agent", "greeting", "links"]}),
-        ("Model", {"fields": ["transport", "model_name", "voice", "output_modalities", "speed",
-                              "input_audio_format", "output_audio_format"]}),
-        ("Caller transcription", {"fields": ["transcription_model", "transcription_language",
-                                             "transcription_prompt"]}),
-        ("Turn detection", {"fields": ["turn_detection", "vad_threshold", "vad_prefix_padding_ms",
-                                       "vad_silence_duration_ms", "vad_idle_timeout_ms", "vad_eagerness",
-                                       "vad_interrupt_response", "vad_create_response", "noise_reduction"]}),
-        ("Access and limits", {"fields": ["allowed_origins", "max_session_seconds", "max_concurrent_sessions",
-                                          "show_tool_arguments", "retention_days"]}),
+        (
+            "Model",
+            {
+                "fields": [
+                    "transport",
+                    "model_name",
+                    "voice",
+                    "output_modalities",
+                    "speed",
+                    "input_audio_format",
+                    "output_audio_format",
+                ]
+            },
+        ),
+        (
+            "Caller transcription",
+            {"fields": ["transcription_model", "transcription_language", "transcription_prompt"]},
+        ),
+        (
+            "Turn detection",
+            {
+                "fields": [
+                    "turn_detection",
+                    "vad_threshold",
+                    "vad_prefix_padding_ms",
+                    "vad_silence_duration_ms",
+                    "vad_idle_timeout_ms",
+                    "vad_eagerness",
+                    "vad_interrupt_response",
+                    "vad_create_response",
+                    "noise_reduction",
+                ]
+            },
+        ),
+        (
+            "Access and limits",
+            {
+                "fields": [
+                    "allowed_origins",
+                    "max_session_seconds",
+                    "max_concurrent_sessions",
+                    "show_tool_arguments",
+                    "retention_days",
+                ]
+            },
+        ),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 

@@ -1,4 +1,5 @@
 """App configuration of realtime_agents."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

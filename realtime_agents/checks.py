@@ -1,4 +1,5 @@
 """System checks (realtime_agents.E001...): settings, channel layer, API keys, registered names."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,27 +19,33 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     """Unknown or invalid REALTIME_AGENTS keys, missing ASGI application, in-memory layer in production."""
     messages: list[CheckMessage] = []
     if not getattr(settings, "ASGI_APPLICATION", None):
-        messages.append(Error(
-            "ASGI_APPLICATION is not set: realtime sessions need WebSockets.",
-            hint="Set ASGI_APPLICATION to an application that routes WebSockets to the app's consumers.",
-            id="realtime_agents.E001",
-        ))
+        messages.append(
+            Error(
+                "ASGI_APPLICATION is not set: realtime sessions need WebSockets.",
+                hint="Set ASGI_APPLICATION to an application that routes WebSockets to the app's consumers.",
+                id="realtime_agents.E001",
+            )
+        )
     for key in unknown_keys():
-        messages.append(Warning(
-            f"{SETTING_NAME} has an unknown key {key!r}; it is ignored.",
-            hint="Check the spelling against docs/configuration.md.",
-            id="realtime_agents.W001",
-        ))
+        messages.append(
+            Warning(
+                f"{SETTING_NAME} has an unknown key {key!r}; it is ignored.",
+                hint="Check the spelling against docs/configuration.md.",
+                id="realtime_agents.W001",
+            )
+        )
     for problem in invalid_values():
         messages.append(Error(problem, hint="See docs/configuration.md.", id="realtime_agents.E005"))
     layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
     backend = str(layers.get("default", {}).get("BACKEND", ""))
     if backend == IN_MEMORY_LAYER and not settings.DEBUG:
-        messages.append(Warning(
-            "The in-memory channel layer is used with DEBUG=False: processes cannot reach each other's sessions.",
-            hint="Use channels_redis (set REDIS_URL in the demo project) in production.",
-            id="realtime_agents.W002",
-        ))
+        messages.append(
+            Warning(
+                "The in-memory channel layer is used with DEBUG=False: processes cannot reach each other's sessions.",
+                hint="Use channels_redis (set REDIS_URL in the demo project) in production.",
+                id="realtime_agents.W002",
+            )
+        )
     return messages
 
 
@@ -47,7 +54,9 @@ def _database_rows() -> tuple[list[tuple[str, str]], list[tuple[str, str]], list
 
     try:
         tools = list(Tool.objects.filter(kind=Tool.Kind.PYTHON).values_list("name", "python_function"))
-        checks = list(Guardrail.objects.filter(kind=Guardrail.Kind.PYTHON).values_list("name", "python_check"))
+        checks = list(
+            Guardrail.objects.filter(kind=Guardrail.Kind.PYTHON).values_list("name", "python_check")
+        )
         channels = list(Channel.objects.filter(is_active=True).values_list("slug", "transport"))
     except DatabaseError:
         # Before `migrate` the tables do not exist; the other checks still have something to say.
@@ -65,31 +74,39 @@ def check_rows(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for name, function in tools:
         if registry.get_tool(function) is None:
-            messages.append(Error(
-                f"Tool {name!r} calls the unregistered Python tool {function!r}.",
-                hint="Register it with @realtime_agents.tool in a realtime_tools module, or fix the row in the admin.",
-                id="realtime_agents.E004",
-            ))
+            messages.append(
+                Error(
+                    f"Tool {name!r} calls the unregistered Python tool {function!r}.",
+                    hint="Register it with @realtime_agents.tool in a realtime_tools module, or fix the row in the admin.",
+                    id="realtime_agents.E004",
+                )
+            )
     for name, check in checks:
         if registry.get_check(check) is None:
-            messages.append(Error(
-                f"Guardrail {name!r} uses the unregistered Python check {check!r}.",
-                hint="Register it with @realtime_agents.guardrail_check, or fix the row in the admin.",
-                id="realtime_agents.E006",
-            ))
+            messages.append(
+                Error(
+                    f"Guardrail {name!r} uses the unregistered Python check {check!r}.",
+                    hint="Register it with @realtime_agents.guardrail_check, or fix the row in the admin.",
+                    id="realtime_agents.E006",
+                )
+            )
     needs = {slug: app_settings.resolve_transport(transport) for slug, transport in channels}
     openai = sorted(slug for slug, transport in needs.items() if transport == "openai")
     if openai and not app_settings.OPENAI_API_KEY:
-        messages.append(Error(
-            f"Active channels use OpenAI but no API key is set: {', '.join(openai)}.",
-            hint=f'Set {SETTING_NAME}["OPENAI_API_KEY"] (the demo reads OPENAI_API_KEY from the environment).',
-            id="realtime_agents.E002",
-        ))
+        messages.append(
+            Error(
+                f"Active channels use OpenAI but no API key is set: {', '.join(openai)}.",
+                hint=f'Set {SETTING_NAME}["OPENAI_API_KEY"] (the demo reads OPENAI_API_KEY from the environment).',
+                id="realtime_agents.E002",
+            )
+        )
     azure = sorted(slug for slug, transport in needs.items() if transport == "azure")
     if azure and not (app_settings.AZURE_OPENAI_API_KEY and app_settings.AZURE_OPENAI_REALTIME_URL):
-        messages.append(Error(
-            f"Active channels use Azure OpenAI but its API key or URL is not set: {', '.join(azure)}.",
-            hint=f'Set {SETTING_NAME}["AZURE_OPENAI_API_KEY"] and ["AZURE_OPENAI_REALTIME_URL"].',
-            id="realtime_agents.E003",
-        ))
+        messages.append(
+            Error(
+                f"Active channels use Azure OpenAI but its API key or URL is not set: {', '.join(azure)}.",
+                hint=f'Set {SETTING_NAME}["AZURE_OPENAI_API_KEY"] and ["AZURE_OPENAI_REALTIME_URL"].',
+                id="realtime_agents.E003",
+            )
+        )
     return messages

@@ -1,4 +1,5 @@
 """The app's settings: one `REALTIME_AGENTS` dict merged over documented defaults."""
+
 from __future__ import annotations
 
 import os
@@ -137,7 +138,9 @@ def invalid_values() -> list[str]:
         if key in _POSITIVE and value <= 0:
             problems.append(f"{SETTING_NAME}[{key!r}] must be positive, got {value!r}")
         if key == "DEFAULT_TRANSPORT" and value not in TRANSPORTS:
-            problems.append(f"{SETTING_NAME}['DEFAULT_TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {value!r}")
+            problems.append(
+                f"{SETTING_NAME}['DEFAULT_TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {value!r}"
+            )
         if key == "SECRETS" and not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             problems.append(f"{SETTING_NAME}['SECRETS'] must map names to strings")
     return problems

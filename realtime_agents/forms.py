@@ -1,4 +1,5 @@
 """Admin forms: registered-name choices and checks that span an agent, its tools and handoffs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,10 +33,14 @@ def https_formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field
 class ToolForm(forms.ModelForm):
     """A Tool with the registered Python tool names offered as choices."""
 
-    python_function = forms.ChoiceField(required=False, choices=(), error_messages={
-        "invalid_choice": "%(value)s is not a registered Python tool: decorate the function with "
-                          "@realtime_agents.tool in a realtime_tools module of an installed app.",
-    })
+    python_function = forms.ChoiceField(
+        required=False,
+        choices=(),
+        error_messages={
+            "invalid_choice": "%(value)s is not a registered Python tool: decorate the function with "
+            "@realtime_agents.tool in a realtime_tools module of an installed app.",
+        },
+    )
 
     class Meta:
         model = Tool
@@ -44,7 +49,11 @@ class ToolForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = self.data.get(self.add_prefix("python_function"), "") if self.is_bound else self.instance.python_function
+        current = (
+            self.data.get(self.add_prefix("python_function"), "")
+            if self.is_bound
+            else self.instance.python_function
+        )
         self.fields["python_function"].choices = _choices(registry.tool_names(), current or "")
         self.fields["python_function"].help_text = Tool._meta.get_field("python_function").help_text
 
@@ -52,10 +61,14 @@ class ToolForm(forms.ModelForm):
 class GuardrailForm(forms.ModelForm):
     """A Guardrail with the registered Python checks offered as choices."""
 
-    python_check = forms.ChoiceField(required=False, choices=(), error_messages={
-        "invalid_choice": "%(value)s is not a registered guardrail check: decorate the function with "
-                          "@realtime_agents.guardrail_check in a realtime_tools module of an installed app.",
-    })
+    python_check = forms.ChoiceField(
+        required=False,
+        choices=(),
+        error_messages={
+            "invalid_choice": "%(value)s is not a registered guardrail check: decorate the function with "
+            "@realtime_agents.guardrail_check in a realtime_tools module of an installed app.",
+        },
+    )
 
     class Meta:
         model = Guardrail
@@ -63,7 +76,11 @@ class GuardrailForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = self.data.get(self.add_prefix("python_check"), "") if self.is_bound else self.instance.python_check
+        current = (
+            self.data.get(self.add_prefix("python_check"), "")
+            if self.is_bound
+            else self.instance.python_check
+        )
         self.fields["python_check"].choices = _choices(registry.check_names(), current or "")
         self.fields["python_check"].help_text = Guardrail._meta.get_field("python_check").help_text
 

@@ -1,4 +1,5 @@
 """HTTP tools: call a configured endpoint with validated arguments, behind an SSRF guard."""
+
 from __future__ import annotations
 
 import asyncio
@@ -134,7 +135,9 @@ async def _pin_address(url: httpx.URL, spec: HttpToolSpec, resolver: Resolver) -
     if not spec.allow_private_networks:
         # Any non-public answer refuses the call: a mixed answer is how rebinding attacks start.
         if not all(address_allowed(address) for address in addresses):
-            raise HttpToolRefused(f"the host {host} is on a private or reserved network, which tools may not call")
+            raise HttpToolRefused(
+                f"the host {host} is on a private or reserved network, which tools may not call"
+            )
     return addresses[0]
 
 
@@ -174,7 +177,12 @@ async def call_http_tool(
 
 
 async def _call(
-    spec: HttpToolSpec, arguments: dict[str, Any], *, secrets: SecretLookup, resolver: Resolver, started: float
+    spec: HttpToolSpec,
+    arguments: dict[str, Any],
+    *,
+    secrets: SecretLookup,
+    resolver: Resolver,
+    started: float,
 ) -> str:
     url_text, params, body = build_request(spec, arguments)
     url = httpx.URL(url_text)
@@ -188,8 +196,12 @@ async def _call(
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=spec.timeout) as client:
         request = client.build_request(
-            spec.method.upper(), url.copy_with(host=pinned), params=params or None,
-            json=body if body is not None else None, headers=headers, extensions=extensions,
+            spec.method.upper(),
+            url.copy_with(host=pinned),
+            params=params or None,
+            json=body if body is not None else None,
+            headers=headers,
+            extensions=extensions,
         )
         response = await client.send(request, stream=True)
         try:
@@ -199,12 +211,15 @@ async def _call(
     elapsed_ms = (time.monotonic() - started) * 1000
     logger.info("http tool %s answered %s in %.0f ms", spec.name, response.status_code, elapsed_ms)
     if content is None:
-        return _error(f"the answer was larger than {spec.max_response_bytes} bytes", status=response.status_code)
+        return _error(
+            f"the answer was larger than {spec.max_response_bytes} bytes", status=response.status_code
+        )
     text = content.decode(response.encoding or "utf-8", errors="replace")
     if not 200 <= response.status_code < 300:
         return _error(
             f"the service answered with HTTP status {response.status_code}",
-            status=response.status_code, body=text[:_ERROR_BODY_CHARS],
+            status=response.status_code,
+            body=text[:_ERROR_BODY_CHARS],
         )
     return text if text.strip() else json.dumps({"ok": True, "status": response.status_code})
 

@@ -1,4 +1,5 @@
 """The code-side registry: Python tools and guardrail checks that admin rows refer to by name."""
+
 from __future__ import annotations
 
 import inspect
@@ -100,7 +101,9 @@ class Registry:
         with self._lock:
             existing = self._checks.get(entry.name)
             if existing is not None and not _same_function(existing.function, entry.function):
-                raise RegistryError(f"guardrail check {entry.name!r} is already registered by {existing.origin}")
+                raise RegistryError(
+                    f"guardrail check {entry.name!r} is already registered by {existing.origin}"
+                )
             self._checks[entry.name] = entry
         logger.debug("registered guardrail check %s from %s", entry.name, entry.origin)
 
@@ -185,7 +188,9 @@ def guardrail_check(func: CheckFunction, /) -> CheckFunction: ...
 
 
 @overload
-def guardrail_check(func: None = None, /, *, name: str | None = None) -> Callable[[CheckFunction], CheckFunction]: ...
+def guardrail_check(
+    func: None = None, /, *, name: str | None = None
+) -> Callable[[CheckFunction], CheckFunction]: ...
 
 
 def guardrail_check(

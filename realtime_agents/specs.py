@@ -1,4 +1,5 @@
 """The one place where rows become engine objects: a channel's whole reachable agent graph."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -172,20 +173,27 @@ def _guardrail_function(row: Guardrail) -> Callable[..., Any]:
         try:
             compiled = re.compile(row.pattern)
         except re.error as exc:
-            raise SpecError(f"bad regular expression: {exc}", model="Guardrail", pk=row.pk, name=row.name) from exc
+            raise SpecError(
+                f"bad regular expression: {exc}", model="Guardrail", pk=row.pk, name=row.name
+            ) from exc
         if not row.pattern:
             raise SpecError("the regular expression is empty", model="Guardrail", pk=row.pk, name=row.name)
 
         def matches(ctx: Any, agent: Any, text: str) -> GuardrailFunctionOutput:
             found = compiled.search(text)
-            return GuardrailFunctionOutput(tripwire_triggered=found is not None, output_info={"pattern": row.pattern})
+            return GuardrailFunctionOutput(
+                tripwire_triggered=found is not None, output_info={"pattern": row.pattern}
+            )
 
         return matches
     if row.kind == Guardrail.Kind.PYTHON:
         check = registry.get_check(row.python_check)
         if check is None:
             raise SpecError(
-                f"no guardrail check is registered as {row.python_check!r}", model="Guardrail", pk=row.pk, name=row.name
+                f"no guardrail check is registered as {row.python_check!r}",
+                model="Guardrail",
+                pk=row.pk,
+                name=row.name,
             )
         return check
     raise SpecError(f"unknown guardrail kind {row.kind!r}", model="Guardrail", pk=row.pk, name=row.name)
@@ -198,10 +206,16 @@ def build_guardrails(row: Guardrail) -> tuple[OutputGuardrail | None, InputGuard
     output = None
     if row.applies_to_output:
         output = OutputGuardrail(
-            guardrail_function=function, name=row.name, message=message,
+            guardrail_function=function,
+            name=row.name,
+            message=message,
             debounce_text_length=row.debounce_text_length or int(app_settings.GUARDRAIL_DEBOUNCE_TEXT_LENGTH),
         )
-    inp = InputGuardrail(guardrail_function=function, name=row.name, message=message) if row.applies_to_input else None
+    inp = (
+        InputGuardrail(guardrail_function=function, name=row.name, message=message)
+        if row.applies_to_input
+        else None
+    )
     if output is None and inp is None:
         raise SpecError("applies to neither output nor input", model="Guardrail", pk=row.pk, name=row.name)
     return output, inp
@@ -249,7 +263,9 @@ def build_agents(rows: list[Agent]) -> dict[int, AgentSpec]:
             target_row = by_id.get(handoff.to_agent_id)
             label = f"{row.name} → {target_row.name if target_row else handoff.to_agent_id}"
             if handoff.to_agent_id == row.pk:
-                raise SpecError("an agent cannot hand off to itself", model="Handoff", pk=handoff.pk, name=label)
+                raise SpecError(
+                    "an agent cannot hand off to itself", model="Handoff", pk=handoff.pk, name=label
+                )
             if target_row is None or not target_row.is_active:
                 raise SpecError("the target agent is inactive", model="Handoff", pk=handoff.pk, name=label)
             if handoff.tool_name_override:
@@ -269,7 +285,9 @@ def build_agents(rows: list[Agent]) -> dict[int, AgentSpec]:
         if clashes:
             raise SpecError(
                 f"duplicate tool names {', '.join(clashes)} (tools and handoffs of one agent need distinct names)",
-                model="Agent", pk=row.pk, name=row.name,
+                model="Agent",
+                pk=row.pk,
+                name=row.name,
             )
     return specs
 
@@ -289,7 +307,9 @@ def load_channel(channel_or_slug: Channel | str, *, require_active: bool = True)
     if require_active and not channel.is_active:
         raise ChannelUnavailable("the channel is inactive", model="Channel", pk=channel.pk, name=channel.slug)
     if channel.starting_agent_id is None:
-        raise SpecError("the channel has no starting agent", model="Channel", pk=channel.pk, name=channel.slug)
+        raise SpecError(
+            "the channel has no starting agent", model="Channel", pk=channel.pk, name=channel.slug
+        )
     rows = load_agent_rows(channel.starting_agent_id)
     start_row = rows[0] if rows and rows[0].pk == channel.starting_agent_id else None
     if start_row is None or not start_row.is_active:
@@ -299,7 +319,9 @@ def load_channel(channel_or_slug: Channel | str, *, require_active: bool = True)
     try:
         normalize_model_settings(model_settings)
     except ConfigError as exc:
-        raise SpecError(f"bad model settings: {exc}", model="Channel", pk=channel.pk, name=channel.slug) from exc
+        raise SpecError(
+            f"bad model settings: {exc}", model="Channel", pk=channel.pk, name=channel.slug
+        ) from exc
     logger.debug("loaded channel %s: %d agents", channel.slug, len(specs))
     return LoadedChannel(
         channel_id=channel.pk,
@@ -321,4 +343,6 @@ def load_channel(channel_or_slug: Channel | str, *, require_active: bool = True)
 
 async def aload_channel(channel_or_slug: Channel | str, *, require_active: bool = True) -> LoadedChannel:
     """`load_channel` for async callers (runs in Django's database thread)."""
-    return await sync_to_async(load_channel, thread_sensitive=True)(channel_or_slug, require_active=require_active)
+    return await sync_to_async(load_channel, thread_sensitive=True)(
+        channel_or_slug, require_active=require_active
+    )

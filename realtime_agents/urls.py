@@ -1,4 +1,5 @@
 """URL routes of the app's pages: include them with `path("realtime/", include("realtime_agents.urls"))`."""
+
 from __future__ import annotations
 
 from django.urls import path

@@ -1,4 +1,5 @@
 """Staff pages: the channel "try it" page and the read-only agent graph of a channel."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

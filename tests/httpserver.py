@@ -1,4 +1,5 @@
 """A real HTTP server on 127.0.0.1 for HTTP-tool tests: echo, slow, error and oversized answers."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass
 
-    def _answer(self, status: int, body: bytes, content_type: str = "application/json", length: bool = True) -> None:
+    def _answer(
+        self, status: int, body: bytes, content_type: str = "application/json", length: bool = True
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         if length:
@@ -28,7 +31,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         size = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(size).decode() if size else ""
-        self.server.requests.append({"method": self.command, "path": parts.path, "headers": dict(self.headers)})
+        self.server.requests.append(
+            {"method": self.command, "path": parts.path, "headers": dict(self.headers)}
+        )
         if parts.path == "/slow":
             time.sleep(2.0)
             self._answer(200, b'{"late": true}')

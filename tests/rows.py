@@ -1,4 +1,5 @@
 """Row builders shared by the Django-side tests (real rows in the test database)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -26,7 +27,11 @@ def python_tool(name: str, function: str = "toolapp_echo", **fields: Any) -> Too
 def http_tool(name: str, url: str, **fields: Any) -> Tool:
     """An HTTP tool row."""
     values: dict[str, Any] = {
-        "parameters_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "parameters_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     }
     values.update(fields)
     return Tool.objects.create(name=name, kind=Tool.Kind.HTTP, http_url=url, **values)
@@ -34,7 +39,9 @@ def http_tool(name: str, url: str, **fields: Any) -> Tool:
 
 def phrases_guardrail(name: str, phrases: str = "refund guaranteed", **fields: Any) -> Guardrail:
     """A blocked-phrases output guardrail."""
-    return Guardrail.objects.create(name=name, kind=Guardrail.Kind.BLOCKED_PHRASES, blocked_phrases=phrases, **fields)
+    return Guardrail.objects.create(
+        name=name, kind=Guardrail.Kind.BLOCKED_PHRASES, blocked_phrases=phrases, **fields
+    )
 
 
 def handoff(source: Agent, target: Agent, **fields: Any) -> Handoff:

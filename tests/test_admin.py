@@ -1,4 +1,5 @@
 """The admin through the test client: list, add and change pages, validation messages, staff pages."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,13 +25,23 @@ def staff(client: Client) -> Client:
 
 
 def inline_management(prefix: str = "outgoing_handoffs", total: int = 0, initial: int = 0) -> dict[str, Any]:
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
 
 
 def agent_post(name: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "slug": name.lower(), "instructions": "Be nice.", "is_active": "on",
-            **inline_management(), **extra}
+    return {
+        "name": name,
+        "slug": name.lower(),
+        "instructions": "Be nice.",
+        "is_active": "on",
+        **inline_management(),
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -63,8 +74,11 @@ def test_non_staff_are_refused(client: Client) -> None:
     User.objects.create_user("joe", password="pw")
     client.login(username="joe", password="pw")
     channel = rows.channel("demo", rows.agent("a"))
-    for url in [reverse("admin:realtime_agents_agent_changelist"), reverse("realtime_agents:try_it", args=["demo"]),
-                reverse("admin:realtime_agents_channel_graph", args=[channel.pk])]:
+    for url in [
+        reverse("admin:realtime_agents_agent_changelist"),
+        reverse("realtime_agents:try_it", args=["demo"]),
+        reverse("admin:realtime_agents_channel_graph", args=[channel.pk]),
+    ]:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
 
@@ -79,26 +93,46 @@ def test_tool_page_offers_registered_functions_and_shows_their_schema(staff: Cli
 
 
 def test_unregistered_function_is_refused(staff: Client) -> None:
-    data = {"name": "echo", "kind": "python", "python_function": "ghost", "http_method": "GET",
-            "http_headers": "{}", "parameters_schema": "{}", "starts_response": "unknown"}
+    data = {
+        "name": "echo",
+        "kind": "python",
+        "python_function": "ghost",
+        "http_method": "GET",
+        "http_headers": "{}",
+        "parameters_schema": "{}",
+        "starts_response": "unknown",
+    }
     response = staff.post(reverse("admin:realtime_agents_tool_add"), data)
     assert "No Python tool is registered as &#x27;ghost&#x27;" in response.content.decode()
     assert not Tool.objects.exists()
 
 
 def test_add_python_tool(staff: Client) -> None:
-    data = {"name": "echo", "kind": "python", "python_function": "toolapp_echo", "http_method": "GET",
-            "http_headers": "{}", "parameters_schema": "{}", "enabled": "on", "starts_response": "unknown"}
+    data = {
+        "name": "echo",
+        "kind": "python",
+        "python_function": "toolapp_echo",
+        "http_method": "GET",
+        "http_headers": "{}",
+        "parameters_schema": "{}",
+        "enabled": "on",
+        "starts_response": "unknown",
+    }
     response = staff.post(reverse("admin:realtime_agents_tool_add"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Tool.objects.get(name="echo").python_function == "toolapp_echo"
 
 
 def test_bad_tool_is_refused_with_messages(staff: Client) -> None:
-    data = {"name": "get-weather", "kind": "http", "http_url": "https://api.example.com/{town}", "http_method": "GET",
-            "http_headers": '{"Authorization": "Bearer abc"}',
-            "parameters_schema": '{"type": "object", "properties": {"city": {"type": "town"}}}',
-            "starts_response": "unknown"}
+    data = {
+        "name": "get-weather",
+        "kind": "http",
+        "http_url": "https://api.example.com/{town}",
+        "http_method": "GET",
+        "http_headers": '{"Authorization": "Bearer abc"}',
+        "parameters_schema": '{"type": "object", "properties": {"city": {"type": "town"}}}',
+        "starts_response": "unknown",
+    }
     response = staff.post(reverse("admin:realtime_agents_tool_add"), data)
     assert response.status_code == 200
     page = response.content.decode()
@@ -110,8 +144,11 @@ def test_bad_tool_is_refused_with_messages(staff: Client) -> None:
 
 def test_add_agent_with_handoffs(staff: Client) -> None:
     billing = rows.agent("billing")
-    data = agent_post("Concierge", **inline_management(total=1), **{"outgoing_handoffs-0-to_agent": str(billing.pk),
-                                                                     "outgoing_handoffs-0-order": "0"})
+    data = agent_post(
+        "Concierge",
+        **inline_management(total=1),
+        **{"outgoing_handoffs-0-to_agent": str(billing.pk), "outgoing_handoffs-0-order": "0"},
+    )
     response = staff.post(reverse("admin:realtime_agents_agent_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     concierge = Agent.objects.get(slug="concierge")
@@ -121,11 +158,17 @@ def test_add_agent_with_handoffs(staff: Client) -> None:
 def test_agent_tool_and_handoff_names_must_not_clash(staff: Client) -> None:
     billing = rows.agent("billing")
     clash = rows.python_tool("transfer_to_billing")
-    data = agent_post("Concierge", tools=[str(clash.pk)], **inline_management(total=1),
-                      **{"outgoing_handoffs-0-to_agent": str(billing.pk), "outgoing_handoffs-0-order": "0"})
+    data = agent_post(
+        "Concierge",
+        tools=[str(clash.pk)],
+        **inline_management(total=1),
+        **{"outgoing_handoffs-0-to_agent": str(billing.pk), "outgoing_handoffs-0-order": "0"},
+    )
     response = staff.post(reverse("admin:realtime_agents_agent_add"), data)
     assert response.status_code == 200
-    assert "Two tools of this agent would have the same name (transfer_to_billing)" in response.content.decode()
+    assert (
+        "Two tools of this agent would have the same name (transfer_to_billing)" in response.content.decode()
+    )
     assert not Agent.objects.filter(slug="concierge").exists()
 
 
@@ -134,8 +177,12 @@ def test_self_handoff_and_inactive_target_are_refused(staff: Client) -> None:
     idle = rows.agent("idle", is_active=False)
     url = reverse("admin:realtime_agents_agent_change", args=[agent.pk])
     for target, message in [(agent, "cannot hand off to itself"), (idle, "is inactive")]:
-        data = agent_post("A", slug="a", **inline_management(total=1),
-                          **{"outgoing_handoffs-0-to_agent": str(target.pk), "outgoing_handoffs-0-order": "0"})
+        data = agent_post(
+            "A",
+            slug="a",
+            **inline_management(total=1),
+            **{"outgoing_handoffs-0-to_agent": str(target.pk), "outgoing_handoffs-0-order": "0"},
+        )
         response = staff.post(url, data)
         assert response.status_code == 200
         assert message in response.content.decode()
@@ -146,17 +193,27 @@ def test_bad_guardrail_regex_and_unknown_check(staff: Client) -> None:
     url = reverse("admin:realtime_agents_guardrail_add")
     response = staff.post(url, {"name": "g", "kind": "regex", "pattern": "(oops", "applies_to_output": "on"})
     assert "does not compile" in response.content.decode()
-    response = staff.post(url, {"name": "g", "kind": "python", "python_check": "nope", "applies_to_output": "on"})
+    response = staff.post(
+        url, {"name": "g", "kind": "python", "python_check": "nope", "applies_to_output": "on"}
+    )
     assert "No guardrail check is registered as &#x27;nope&#x27;" in response.content.decode()
-    response = staff.post(url, {"name": "g", "kind": "python", "python_check": "toolapp_no_banana",
-                                "applies_to_output": "on"})
+    response = staff.post(
+        url, {"name": "g", "kind": "python", "python_check": "toolapp_no_banana", "applies_to_output": "on"}
+    )
     assert response.status_code == 302
     assert Guardrail.objects.get().python_check == "toolapp_no_banana"
 
 
 def test_channel_without_starting_agent_is_refused(staff: Client) -> None:
-    data = {"name": "Demo", "slug": "demo", "kind": "web", "transport": "default", "is_active": "on",
-            "vad_interrupt_response": "unknown", "vad_create_response": "unknown"}
+    data = {
+        "name": "Demo",
+        "slug": "demo",
+        "kind": "web",
+        "transport": "default",
+        "is_active": "on",
+        "vad_interrupt_response": "unknown",
+        "vad_create_response": "unknown",
+    }
     response = staff.post(reverse("admin:realtime_agents_channel_add"), data)
     assert response.status_code == 200
     assert "a channel needs a starting agent" in response.content.decode()
@@ -188,4 +245,7 @@ def test_agent_graph_shows_handoffs_tools_and_problems(staff: Client) -> None:
     assert "cannot start a session" not in page
     concierge.tools.add(rows.python_tool("ghost", "not_registered"))
     page = staff.get(reverse("admin:realtime_agents_channel_graph", args=[channel.pk])).content.decode()
-    assert "cannot start a session" in page and "no Python tool is registered as &#x27;not_registered&#x27;" in page
+    assert (
+        "cannot start a session" in page
+        and "no Python tool is registered as &#x27;not_registered&#x27;" in page
+    )

@@ -1,4 +1,5 @@
 """Settings merged over defaults (refreshed by override_settings) and the system checks."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,14 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from realtime_agents.checks import check_rows, check_settings
-from realtime_agents.conf import DEFAULTS, app_settings, invalid_values, resolve_secret, secret_exists, unknown_keys
+from realtime_agents.conf import (
+    DEFAULTS,
+    app_settings,
+    invalid_values,
+    resolve_secret,
+    secret_exists,
+    unknown_keys,
+)
 from tests import rows
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -77,9 +85,13 @@ def test_unknown_keys_warn() -> None:
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [({"DEFAULT_TRANSPORT": "carrier-pigeon"}, "must be one of"), ({"HTTP_TOOL_DEFAULT_TIMEOUT": 0}, "positive"),
-     ({"HTTP_TOOLS_ALLOW_PRIVATE_NETWORKS": "yes"}, "must be bool"), ({"MAX_SESSIONS_PER_IP": True}, "must be int"),
-     ({"SECRETS": {"A": 1}}, "map names to strings")],
+    [
+        ({"DEFAULT_TRANSPORT": "carrier-pigeon"}, "must be one of"),
+        ({"HTTP_TOOL_DEFAULT_TIMEOUT": 0}, "positive"),
+        ({"HTTP_TOOLS_ALLOW_PRIVATE_NETWORKS": "yes"}, "must be bool"),
+        ({"MAX_SESSIONS_PER_IP": True}, "must be int"),
+        ({"SECRETS": {"A": 1}}, "map names to strings"),
+    ],
 )
 def test_invalid_values_are_errors(value: dict, fragment: str) -> None:
     with override_settings(REALTIME_AGENTS=value):
@@ -133,7 +145,11 @@ def test_checks_are_registered_with_django() -> None:
 
 def test_checks_survive_missing_tables(tmp_path: pathlib.Path) -> None:
     # A fresh database file that was never migrated: the row checks must stay quiet, not crash.
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
     env.pop("REDIS_URL", None)  # the in-memory layer gives a known warning to look for
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120

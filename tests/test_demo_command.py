@@ -1,4 +1,5 @@
 """The demo command: idempotent demo rows that load as a working graph, and the admin login."""
+
 from __future__ import annotations
 
 from io import StringIO
@@ -10,7 +11,6 @@ from django.core.management import call_command
 from demo.realtime_tools import book_table, current_time, get_weather
 from realtime_agents.models import Agent, Channel, Guardrail, Handoff, Tool
 from realtime_agents.specs import load_channel
-
 from tests.rows import close_db_threads  # noqa: F401,E402  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,9 @@ async def test_demo_guardrail_blocks_card_numbers(monkeypatch: pytest.MonkeyPatc
     loaded = await sync_to_async(load_channel)("demo")
     [guard] = loaded.starting_agent.output_guardrails
     ctx = RunContext()
-    assert (await guard.check(ctx, loaded.starting_agent, "It is 4111 1111 1111 1111")).tripwire_triggered is True
+    assert (
+        await guard.check(ctx, loaded.starting_agent, "It is 4111 1111 1111 1111")
+    ).tripwire_triggered is True
     assert (await guard.check(ctx, loaded.starting_agent, "Room 101 at 7 pm")).tripwire_triggered is False
 
 

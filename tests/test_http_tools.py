@@ -1,4 +1,5 @@
 """HTTP tools against a real server on 127.0.0.1: success, errors, limits, SSRF guard, secrets."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,15 @@ def base(server: _Server) -> str:
 
 def spec(url: str, **overrides: Any) -> HttpToolSpec:
     values: dict[str, Any] = {
-        "name": "lookup", "description": "Look something up", "url": url, "allow_private_networks": True,
-        "parameters_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "name": "lookup",
+        "description": "Look something up",
+        "url": url,
+        "allow_private_networks": True,
+        "parameters_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
         "timeout": 5.0,
     }
     values.update(overrides)
@@ -46,7 +54,9 @@ def spec(url: str, **overrides: Any) -> HttpToolSpec:
 
 
 def tool_context() -> ToolContext:
-    return ToolContext(run_context=RunContext(), call_id="call_1", tool_name="lookup", agent=AgentSpec(name="a"))
+    return ToolContext(
+        run_context=RunContext(), call_id="call_1", tool_name="lookup", agent=AgentSpec(name="a")
+    )
 
 
 async def test_get_sends_arguments_as_query_and_returns_the_body(server: _Server) -> None:
@@ -59,7 +69,8 @@ async def test_post_sends_json_and_fills_path_placeholders(server: _Server) -> N
     schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
     out = await call_http_tool(
         spec(base(server) + "/forecast/{city}", method="POST", parameters_schema=schema),
-        {"city": "New York", "days": 3}, secrets=lookup,
+        {"city": "New York", "days": 3},
+        secrets=lookup,
     )
     echo = json.loads(out)
     assert echo["path"] == "/forecast/New%20York"
@@ -91,14 +102,18 @@ async def test_error_status_becomes_tool_output(server: _Server) -> None:
 
 
 async def test_timeout_becomes_tool_output(server: _Server) -> None:
-    out = json.loads(await call_http_tool(spec(base(server) + "/slow", timeout=0.3), {"city": "a"}, secrets=lookup))
+    out = json.loads(
+        await call_http_tool(spec(base(server) + "/slow", timeout=0.3), {"city": "a"}, secrets=lookup)
+    )
     assert out == {"error": "the service did not answer within 0.3 seconds"}
 
 
 @pytest.mark.parametrize("path", ["/big", "/big-declared"])
 async def test_oversized_body_is_refused_while_streaming(server: _Server, path: str) -> None:
     out = json.loads(
-        await call_http_tool(spec(base(server) + path, max_response_bytes=4096), {"city": "a"}, secrets=lookup)
+        await call_http_tool(
+            spec(base(server) + path, max_response_bytes=4096), {"city": "a"}, secrets=lookup
+        )
     )
     assert out["error"] == "the answer was larger than 4096 bytes"
 
@@ -111,7 +126,9 @@ async def test_empty_success_says_ok(server: _Server) -> None:
 async def test_private_addresses_are_refused_unless_allowed(server: _Server) -> None:
     before = len(server.requests)
     out = json.loads(
-        await call_http_tool(spec(base(server) + "/x", allow_private_networks=False), {"city": "a"}, secrets=lookup)
+        await call_http_tool(
+            spec(base(server) + "/x", allow_private_networks=False), {"city": "a"}, secrets=lookup
+        )
     )
     assert "private" in out["error"]
     assert len(server.requests) == before
@@ -139,10 +156,14 @@ async def test_a_name_resolving_to_any_private_address_is_refused() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.1.2.3"]
 
-    out = json.loads(await call_http_tool(
-        spec("http://rebind.invalid/x", allow_private_networks=False), {"city": "a"}, secrets=lookup,
-        resolver=resolver,
-    ))
+    out = json.loads(
+        await call_http_tool(
+            spec("http://rebind.invalid/x", allow_private_networks=False),
+            {"city": "a"},
+            secrets=lookup,
+            resolver=resolver,
+        )
+    )
     assert "private" in out["error"]
 
 
@@ -150,8 +171,11 @@ async def test_unresolvable_host_becomes_tool_output() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         raise OSError("no such host")
 
-    out = json.loads(await call_http_tool(spec("http://nowhere.invalid/x"), {"city": "a"}, secrets=lookup,
-                                          resolver=resolver))
+    out = json.loads(
+        await call_http_tool(
+            spec("http://nowhere.invalid/x"), {"city": "a"}, secrets=lookup, resolver=resolver
+        )
+    )
     assert "could not be resolved" in out["error"]
 
 
@@ -164,10 +188,22 @@ async def test_connection_refused_becomes_tool_output() -> None:
 
 @pytest.mark.parametrize(
     ("address", "allowed"),
-    [("127.0.0.1", False), ("10.0.0.8", False), ("172.16.3.4", False), ("192.168.1.1", False),
-     ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-     ("::1", False), ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False),
-     ("93.184.216.34", True), ("2606:4700:4700::1111", True)],
+    [
+        ("127.0.0.1", False),
+        ("10.0.0.8", False),
+        ("172.16.3.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("93.184.216.34", True),
+        ("2606:4700:4700::1111", True),
+    ],
 )
 def test_address_classification(address: str, allowed: bool) -> None:
     assert address_allowed(address) is allowed
@@ -195,7 +231,8 @@ def test_spec_refuses_bad_configuration() -> None:
 
 def test_build_request_encodes_query_values() -> None:
     url, params, body = build_request(
-        spec("https://api.example.com/{city}/now"), {"city": "São Paulo", "metric": True, "tags": ["a"], "x": None}
+        spec("https://api.example.com/{city}/now"),
+        {"city": "São Paulo", "metric": True, "tags": ["a"], "x": None},
     )
     assert url == "https://api.example.com/S%C3%A3o%20Paulo/now"
     assert params == {"metric": "true", "tags": '["a"]'}

@@ -1,4 +1,5 @@
 """Model validation: every kind of bad row is refused with a message saying what to fix."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,13 @@ def errors_of(instance: object) -> dict[str, list[str]]:
 
 def test_valid_rows_pass() -> None:
     a, b = rows.agent("a"), rows.agent("b")
-    for instance in (a, rows.python_tool("echo"), rows.phrases_guardrail("g"), rows.handoff(a, b), rows.channel("c", a)):
+    for instance in (
+        a,
+        rows.python_tool("echo"),
+        rows.phrases_guardrail("g"),
+        rows.handoff(a, b),
+        rows.channel("c", a),
+    ):
         instance.full_clean()
 
 
@@ -39,20 +46,33 @@ def test_python_tool_needs_a_registered_function() -> None:
 
 
 def test_http_tool_refuses_a_bad_json_schema() -> None:
-    tool = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/x",
-                parameters_schema={"type": "object", "properties": {"city": {"type": "town"}}})
+    tool = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/x",
+        parameters_schema={"type": "object", "properties": {"city": {"type": "town"}}},
+    )
     message = errors_of(tool)["parameters_schema"][0]
     assert "not a valid JSON Schema" in message and "properties/city/type" in message
 
 
 def test_http_tool_schema_must_describe_an_object() -> None:
-    tool = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/x", parameters_schema={"type": "string"})
+    tool = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/x",
+        parameters_schema={"type": "string"},
+    )
     assert '"type": "object"' in errors_of(tool)["parameters_schema"][0]
 
 
 def test_http_tool_url_placeholders_must_be_parameters() -> None:
-    tool = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/{town}",
-                parameters_schema={"type": "object", "properties": {"city": {"type": "string"}}})
+    tool = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/{town}",
+        parameters_schema={"type": "object", "properties": {"city": {"type": "string"}}},
+    )
     assert "{town}" in errors_of(tool)["http_url"][0]
 
 
@@ -62,17 +82,29 @@ def test_http_tool_needs_a_url() -> None:
 
 @override_settings(REALTIME_AGENTS={"SECRETS": {"WEATHER_KEY": "k"}})
 def test_http_headers_reference_known_secrets_only() -> None:
-    good = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/x",
-                http_headers={"Authorization": "Bearer {secret:WEATHER_KEY}"})
+    good = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/x",
+        http_headers={"Authorization": "Bearer {secret:WEATHER_KEY}"},
+    )
     good.full_clean()
-    unknown = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/x",
-                   http_headers={"Authorization": "Bearer {secret:NOT_SET_ANYWHERE_42}"})
+    unknown = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/x",
+        http_headers={"Authorization": "Bearer {secret:NOT_SET_ANYWHERE_42}"},
+    )
     assert "unknown secret 'NOT_SET_ANYWHERE_42'" in errors_of(unknown)["http_headers"][0]
 
 
 def test_credentials_must_not_be_pasted_into_headers() -> None:
-    tool = Tool(name="t", kind=Tool.Kind.HTTP, http_url="https://api.example.com/x",
-                http_headers={"X-Api-Key": "abc123"})
+    tool = Tool(
+        name="t",
+        kind=Tool.Kind.HTTP,
+        http_url="https://api.example.com/x",
+        http_headers={"X-Api-Key": "abc123"},
+    )
     assert "looks like a credential" in errors_of(tool)["http_headers"][0]
 
 
@@ -80,7 +112,10 @@ def test_headers_must_be_an_object_of_strings() -> None:
     base = {"name": "t", "kind": Tool.Kind.HTTP, "http_url": "https://api.example.com/x"}
     assert "JSON object" in errors_of(Tool(**base, http_headers=["a"]))["http_headers"][0]
     assert "must be a string" in errors_of(Tool(**base, http_headers={"Accept": 1}))["http_headers"][0]
-    assert "not a valid header name" in errors_of(Tool(**base, http_headers={"Bad Header": "x"}))["http_headers"][0]
+    assert (
+        "not a valid header name"
+        in errors_of(Tool(**base, http_headers={"Bad Header": "x"}))["http_headers"][0]
+    )
 
 
 def test_guardrail_regex_must_compile() -> None:
@@ -134,13 +169,20 @@ def test_deactivating_a_handoff_target_or_starting_agent_is_refused() -> None:
 def test_channel_needs_an_active_starting_agent() -> None:
     assert "needs a starting agent" in errors_of(Channel(name="c", slug="c"))["starting_agent"][0]
     idle = rows.agent("idle", is_active=False)
-    assert "'Idle' is inactive" in errors_of(Channel(name="c", slug="c", starting_agent=idle))["starting_agent"][0]
+    assert (
+        "'Idle' is inactive"
+        in errors_of(Channel(name="c", slug="c", starting_agent=idle))["starting_agent"][0]
+    )
 
 
 def test_channel_origins_must_be_origins() -> None:
     a = rows.agent("a")
-    channel = Channel(name="c", slug="c", starting_agent=a,
-                      allowed_origins="https://example.com\nhttp://localhost:8000\n*\nexample.com/path")
+    channel = Channel(
+        name="c",
+        slug="c",
+        starting_agent=a,
+        allowed_origins="https://example.com\nhttp://localhost:8000\n*\nexample.com/path",
+    )
     assert errors_of(channel)["allowed_origins"] == [
         "'example.com/path' is not an origin: write scheme://host[:port] (for example https://example.com), "
         "one per line, or * for any."
@@ -151,30 +193,54 @@ def test_channel_vad_options_must_fit_the_vad_type() -> None:
     a = rows.agent("a")
     errors = errors_of(Channel(name="c", slug="c", starting_agent=a, vad_threshold=0.5))
     assert "Set a turn detection type" in errors["vad_threshold"][0]
-    errors = errors_of(Channel(name="c", slug="c", starting_agent=a, turn_detection="semantic_vad",
-                               vad_silence_duration_ms=500))
+    errors = errors_of(
+        Channel(
+            name="c", slug="c", starting_agent=a, turn_detection="semantic_vad", vad_silence_duration_ms=500
+        )
+    )
     assert "only applies to server VAD" in errors["vad_silence_duration_ms"][0]
-    errors = errors_of(Channel(name="c", slug="c", starting_agent=a, turn_detection="server_vad", vad_eagerness="low"))
+    errors = errors_of(
+        Channel(name="c", slug="c", starting_agent=a, turn_detection="server_vad", vad_eagerness="low")
+    )
     assert "only applies to semantic VAD" in errors["vad_eagerness"][0]
-    errors = errors_of(Channel(name="c", slug="c", starting_agent=a, speed=2.0, vad_threshold=1.5,
-                               turn_detection="server_vad"))
+    errors = errors_of(
+        Channel(
+            name="c", slug="c", starting_agent=a, speed=2.0, vad_threshold=1.5, turn_detection="server_vad"
+        )
+    )
     assert set(errors) == {"speed", "vad_threshold"}
 
 
 def test_channel_model_settings_hold_only_what_is_set() -> None:
     a = rows.agent("a")
     assert rows.channel("bare", a).engine_model_settings() == {}
-    assert rows.channel("named", a).engine_model_settings(default_model="gpt-realtime") == {"model_name": "gpt-realtime"}
+    assert rows.channel("named", a).engine_model_settings(default_model="gpt-realtime") == {
+        "model_name": "gpt-realtime"
+    }
 
 
 def test_channel_model_settings_in_the_engine_spelling() -> None:
     a = rows.agent("a")
     channel = rows.channel(
-        "full", a, model_name="gpt-realtime-mini", voice="marin", output_modalities="audio",
-        input_audio_format="g711_ulaw", output_audio_format="g711_ulaw", transcription_model="gpt-4o-mini-transcribe",
-        transcription_language="fr", transcription_prompt="Hotel names", turn_detection="server_vad",
-        vad_threshold=0.6, vad_prefix_padding_ms=300, vad_silence_duration_ms=500, vad_idle_timeout_ms=6000,
-        vad_interrupt_response=True, vad_create_response=False, noise_reduction="far_field", speed=1.1,
+        "full",
+        a,
+        model_name="gpt-realtime-mini",
+        voice="marin",
+        output_modalities="audio",
+        input_audio_format="g711_ulaw",
+        output_audio_format="g711_ulaw",
+        transcription_model="gpt-4o-mini-transcribe",
+        transcription_language="fr",
+        transcription_prompt="Hotel names",
+        turn_detection="server_vad",
+        vad_threshold=0.6,
+        vad_prefix_padding_ms=300,
+        vad_silence_duration_ms=500,
+        vad_idle_timeout_ms=6000,
+        vad_interrupt_response=True,
+        vad_create_response=False,
+        noise_reduction="far_field",
+        speed=1.1,
     )
     channel.full_clean()
     settings = channel.engine_model_settings(default_model="ignored")
@@ -184,10 +250,20 @@ def test_channel_model_settings_in_the_engine_spelling() -> None:
         "output_modalities": ["audio"],
         "input_audio_format": "g711_ulaw",
         "output_audio_format": "g711_ulaw",
-        "input_audio_transcription": {"model": "gpt-4o-mini-transcribe", "language": "fr", "prompt": "Hotel names"},
-        "turn_detection": {"type": "server_vad", "threshold": 0.6, "prefix_padding_ms": 300,
-                           "silence_duration_ms": 500, "idle_timeout_ms": 6000, "interrupt_response": True,
-                           "create_response": False},
+        "input_audio_transcription": {
+            "model": "gpt-4o-mini-transcribe",
+            "language": "fr",
+            "prompt": "Hotel names",
+        },
+        "turn_detection": {
+            "type": "server_vad",
+            "threshold": 0.6,
+            "prefix_padding_ms": 300,
+            "silence_duration_ms": 500,
+            "idle_timeout_ms": 6000,
+            "interrupt_response": True,
+            "create_response": False,
+        },
         "input_audio_noise_reduction": {"type": "far_field"},
         "speed": 1.1,
     }

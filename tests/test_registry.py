@@ -1,4 +1,5 @@
 """The code-side registry: decorator forms, discovery of realtime_tools modules, bad registrations."""
+
 from __future__ import annotations
 
 import pathlib
@@ -25,7 +26,9 @@ def cleanup() -> Iterator[list[str]]:
 
 def test_installed_apps_tool_modules_are_discovered() -> None:
     # tests.toolapp and demo are installed; their realtime_tools modules were imported by ready().
-    assert {"toolapp_echo", "toolapp_slow", "current_time", "get_weather", "book_table"} <= set(registry.tool_names())
+    assert {"toolapp_echo", "toolapp_slow", "current_time", "get_weather", "book_table"} <= set(
+        registry.tool_names()
+    )
     assert "toolapp_no_banana" in registry.check_names()
     assert sys.modules["tests.toolapp.realtime_tools"].DISCOVERED is True
 

@@ -1,4 +1,5 @@
 """specs.py: rows become engine agents; fixed query counts; bad rows raise SpecError naming the row."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,15 @@ from realtime_agents.engine.agent import AgentSpec, RunContext
 from realtime_agents.engine.handoffs import Handoff as EngineHandoff
 from realtime_agents.engine.tools import ToolContext
 from realtime_agents.models import Agent, Channel, Guardrail, Handoff, Tool
-from realtime_agents.specs import ChannelUnavailable, SpecError, aload_channel, load_channel, reachable_agent_ids
+from realtime_agents.specs import (
+    ChannelUnavailable,
+    SpecError,
+    aload_channel,
+    load_channel,
+    reachable_agent_ids,
+)
 from tests import rows
 from tests.httpserver import running_server
-
 from tests.rows import close_db_threads  # noqa: F401,E402  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -65,9 +71,14 @@ def test_small_and_large_graphs_take_the_same_queries() -> None:
 
 
 def test_cycles_link_the_same_agent_objects() -> None:
-    concierge, billing = rows.agent("concierge"), rows.agent("billing", handoff_description="Bills and refunds.")
+    concierge, billing = (
+        rows.agent("concierge"),
+        rows.agent("billing", handoff_description="Bills and refunds."),
+    )
     rows.handoff(concierge, billing)
-    rows.handoff(billing, concierge, tool_name_override="back_to_concierge", tool_description_override="Go back.")
+    rows.handoff(
+        billing, concierge, tool_name_override="back_to_concierge", tool_description_override="Go back."
+    )
     rows.channel("demo", concierge, voice="marin")
     loaded = load_channel("demo")
     start = loaded.starting_agent
@@ -85,8 +96,15 @@ def test_cycles_link_the_same_agent_objects() -> None:
 
 def test_loaded_channel_carries_limits_and_settings_defaults() -> None:
     a = rows.agent("a", voice="cedar")
-    rows.channel("c", a, allowed_origins="https://example.com\n", greeting="Say hi", show_tool_arguments=True,
-                 retention_days=30, max_session_seconds=120)
+    rows.channel(
+        "c",
+        a,
+        allowed_origins="https://example.com\n",
+        greeting="Say hi",
+        show_tool_arguments=True,
+        retention_days=30,
+        max_session_seconds=120,
+    )
     with override_settings(REALTIME_AGENTS={"MAX_SESSIONS_PER_CHANNEL": 7, "DEFAULT_TRANSPORT": "offline"}):
         loaded = load_channel("c")
     assert loaded.allowed_origins == ("https://example.com",)
@@ -120,8 +138,16 @@ async def test_python_tools_resolve_through_the_registry_with_row_overrides() ->
     @sync_to_async
     def setup() -> None:
         a = rows.agent("a")
-        a.tools.add(rows.python_tool("say_twice", "toolapp_echo", description="Say it twice.", needs_approval=True,
-                                     starts_response=False, timeout_seconds=4))
+        a.tools.add(
+            rows.python_tool(
+                "say_twice",
+                "toolapp_echo",
+                description="Say it twice.",
+                needs_approval=True,
+                starts_response=False,
+                timeout_seconds=4,
+            )
+        )
         a.tools.add(rows.python_tool("slow", "toolapp_slow"))
         a.tools.add(rows.python_tool("off", "toolapp_echo", enabled=False))
         rows.channel("c", a)
@@ -129,7 +155,11 @@ async def test_python_tools_resolve_through_the_registry_with_row_overrides() ->
     await setup()
     agent = (await aload_channel("c")).starting_agent
     say_twice, slow = agent.tools
-    assert (say_twice.name, say_twice.description, say_twice.needs_approval) == ("say_twice", "Say it twice.", True)
+    assert (say_twice.name, say_twice.description, say_twice.needs_approval) == (
+        "say_twice",
+        "Say it twice.",
+        True,
+    )
     assert (say_twice.starts_response, say_twice.timeout) == (False, 4)
     assert say_twice.metadata["function"] == "toolapp_echo"
     # Unset row fields keep what the code registered.
@@ -147,11 +177,19 @@ async def test_guardrails_become_engine_guardrails() -> None:
     def setup() -> None:
         a = rows.agent("a")
         a.guardrails.add(
-            rows.phrases_guardrail("phrases", "Refund  Guaranteed\nfree money", message="I can't promise that."),
-            Guardrail.objects.create(name="regex", kind="regex", pattern=r"\d{4}-\d{4}", applies_to_input=True,
-                                     applies_to_output=False),
-            Guardrail.objects.create(name="check", kind="python", python_check="toolapp_no_banana",
-                                     debounce_text_length=20),
+            rows.phrases_guardrail(
+                "phrases", "Refund  Guaranteed\nfree money", message="I can't promise that."
+            ),
+            Guardrail.objects.create(
+                name="regex",
+                kind="regex",
+                pattern=r"\d{4}-\d{4}",
+                applies_to_input=True,
+                applies_to_output=False,
+            ),
+            Guardrail.objects.create(
+                name="check", kind="python", python_check="toolapp_no_banana", debounce_text_length=20
+            ),
             Guardrail.objects.create(name="off", kind="regex", pattern="x", enabled=False),
         )
         rows.channel("c", a)
@@ -183,7 +221,11 @@ async def test_http_tools_resolve_secrets_from_settings_at_call_time() -> None:
             @sync_to_async
             def setup() -> None:
                 a = rows.agent("a")
-                a.tools.add(rows.http_tool("weather", url, http_headers={"Authorization": "Bearer {secret:WEATHER_KEY}"}))
+                a.tools.add(
+                    rows.http_tool(
+                        "weather", url, http_headers={"Authorization": "Bearer {secret:WEATHER_KEY}"}
+                    )
+                )
                 rows.channel("c", a)
 
             await setup()
@@ -230,7 +272,9 @@ def test_unknown_registered_function_names_the_tool_row() -> None:
     tool = rows.python_tool("ghost", "no_such_function")
     a.tools.add(tool)
     rows.channel("c", a)
-    with pytest.raises(SpecError, match=rf"Tool 'ghost' \(pk={tool.pk}\): no Python tool is registered") as info:
+    with pytest.raises(
+        SpecError, match=rf"Tool 'ghost' \(pk={tool.pk}\): no Python tool is registered"
+    ) as info:
         load_channel("c")
     assert info.value.model == "Tool" and info.value.name == "ghost"
 

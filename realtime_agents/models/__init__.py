@@ -1,4 +1,5 @@
 """The app's database models, re-exported from their modules."""
+
 from __future__ import annotations
 
 from .agents import Agent, Handoff

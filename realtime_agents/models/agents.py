@@ -1,4 +1,5 @@
 """Agent and Handoff rows: what an agent says, and to whom it may transfer the caller."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,13 +20,19 @@ def duplicate_names(names: Iterable[str]) -> list[str]:
 class Agent(models.Model):
     """A voice agent: its instructions, voice, tools, guardrails and outgoing handoffs."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="Shown to staff and used for transfer tool names.")
+    name = models.CharField(
+        max_length=100, unique=True, help_text="Shown to staff and used for transfer tool names."
+    )
     slug = models.SlugField(max_length=100, unique=True)
-    instructions = models.TextField(blank=True, help_text="The system prompt: who the agent is and how it talks.")
+    instructions = models.TextField(
+        blank=True, help_text="The system prompt: who the agent is and how it talks."
+    )
     handoff_description = models.TextField(
         blank=True, help_text="Tells other agents when to transfer the caller to this one."
     )
-    voice = models.CharField(max_length=50, blank=True, help_text="Optional voice, e.g. marin; empty: the channel's.")
+    voice = models.CharField(
+        max_length=50, blank=True, help_text="Optional voice, e.g. marin; empty: the channel's."
+    )
     is_active = models.BooleanField(default=True)
     tools = models.ManyToManyField("realtime_agents.Tool", blank=True, related_name="agents")
     guardrails = models.ManyToManyField("realtime_agents.Guardrail", blank=True, related_name="agents")
@@ -50,16 +57,22 @@ class Agent(models.Model):
         )
         if sources:
             raise ValidationError(
-                {"is_active": f"Active agents hand off to this agent ({', '.join(sources)}): remove those handoffs "
-                 "before deactivating it."}
+                {
+                    "is_active": f"Active agents hand off to this agent ({', '.join(sources)}): remove those handoffs "
+                    "before deactivating it."
+                }
             )
         from .channels import Channel
 
-        channels = sorted(Channel.objects.filter(starting_agent_id=self.pk, is_active=True).values_list("name", flat=True))
+        channels = sorted(
+            Channel.objects.filter(starting_agent_id=self.pk, is_active=True).values_list("name", flat=True)
+        )
         if channels:
             raise ValidationError(
-                {"is_active": f"Active channels start with this agent ({', '.join(channels)}): choose another "
-                 "starting agent first."}
+                {
+                    "is_active": f"Active channels start with this agent ({', '.join(channels)}): choose another "
+                    "starting agent first."
+                }
             )
 
 
@@ -69,10 +82,14 @@ class Handoff(models.Model):
     from_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="outgoing_handoffs")
     to_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="incoming_handoffs")
     tool_name_override = models.CharField(
-        max_length=64, blank=True, validators=[validate_function_name],
+        max_length=64,
+        blank=True,
+        validators=[validate_function_name],
         help_text="Empty: transfer_to_<target agent name>.",
     )
-    tool_description_override = models.TextField(blank=True, help_text="Empty: built from the target's description.")
+    tool_description_override = models.TextField(
+        blank=True, help_text="Empty: built from the target's description."
+    )
     order = models.PositiveIntegerField(default=0)
 
     # The admin's inline formset checks names against the submitted tools instead of the saved ones.
@@ -81,7 +98,9 @@ class Handoff(models.Model):
     class Meta:
         ordering = ["from_agent_id", "order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["from_agent", "to_agent"], name="realtime_agents_handoff_unique_pair"),
+            models.UniqueConstraint(
+                fields=["from_agent", "to_agent"], name="realtime_agents_handoff_unique_pair"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(from_agent=models.F("to_agent")), name="realtime_agents_handoff_not_self"
             ),
@@ -102,10 +121,14 @@ class Handoff(models.Model):
         if not (self.from_agent_id and self.to_agent_id):
             return
         if self.from_agent_id == self.to_agent_id:
-            raise ValidationError({"to_agent": "An agent cannot hand off to itself: choose another target agent."})
+            raise ValidationError(
+                {"to_agent": "An agent cannot hand off to itself: choose another target agent."}
+            )
         if not self.to_agent.is_active:
             raise ValidationError(
-                {"to_agent": f"Agent {self.to_agent.name!r} is inactive: activate it or choose another target."}
+                {
+                    "to_agent": f"Agent {self.to_agent.name!r} is inactive: activate it or choose another target."
+                }
             )
         if not self.check_name_clash:
             return
@@ -119,6 +142,8 @@ class Handoff(models.Model):
         )
         if name in taken:
             raise ValidationError(
-                {"tool_name_override": f"The tool name {name!r} is already used by a tool or handoff of "
-                 f"{self.from_agent.name!r}: set a different tool name override."}
+                {
+                    "tool_name_override": f"The tool name {name!r} is already used by a tool or handoff of "
+                    f"{self.from_agent.name!r}: set a different tool name override."
+                }
             )

@@ -1,4 +1,5 @@
 """Channel rows: where an agent is reachable, and the model settings of its sessions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +11,12 @@ from django.db import models
 from .validation import validate_origin
 
 AUDIO_FORMATS = [("pcm16", "PCM16 24 kHz"), ("g711_ulaw", "G.711 µ-law"), ("g711_alaw", "G.711 A-law")]
-_SERVER_VAD_ONLY = ("vad_threshold", "vad_prefix_padding_ms", "vad_silence_duration_ms", "vad_idle_timeout_ms")
+_SERVER_VAD_ONLY = (
+    "vad_threshold",
+    "vad_prefix_padding_ms",
+    "vad_silence_duration_ms",
+    "vad_idle_timeout_ms",
+)
 _VAD_FIELDS = (*_SERVER_VAD_ONLY, "vad_eagerness", "vad_interrupt_response", "vad_create_response")
 
 
@@ -50,14 +56,20 @@ class Channel(models.Model):
     slug = models.SlugField(max_length=100, unique=True, help_text="Used in the widget and WebSocket URL.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEB)
     starting_agent = models.ForeignKey(
-        "realtime_agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="starting_channels",
+        "realtime_agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="starting_channels",
         help_text="The agent that answers first.",
     )
     is_active = models.BooleanField(default=True)
     transport = models.CharField(max_length=10, choices=Transport.choices, default=Transport.DEFAULT)
 
     model_name = models.CharField(max_length=100, blank=True, help_text="Empty: the site's DEFAULT_MODEL.")
-    voice = models.CharField(max_length=50, blank=True, help_text="e.g. marin or cedar; empty: the model's default.")
+    voice = models.CharField(
+        max_length=50, blank=True, help_text="e.g. marin or cedar; empty: the model's default."
+    )
     output_modalities = models.CharField(
         max_length=10, blank=True, choices=[("audio", "Audio (with transcript)"), ("text", "Text only")]
     )
@@ -70,22 +82,35 @@ class Channel(models.Model):
     transcription_prompt = models.TextField(blank=True)
     turn_detection = models.CharField(max_length=20, blank=True, choices=TurnDetection.choices)
     vad_threshold = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)], help_text="Server VAD: 0–1."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Server VAD: 0–1.",
     )
     vad_prefix_padding_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Server VAD.")
     vad_silence_duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Server VAD.")
     vad_idle_timeout_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Server VAD.")
-    vad_eagerness = models.CharField(max_length=10, blank=True, choices=Eagerness.choices, help_text="Semantic VAD.")
-    vad_interrupt_response = models.BooleanField(null=True, blank=True, help_text="Caller speech interrupts the agent.")
-    vad_create_response = models.BooleanField(null=True, blank=True, help_text="The agent answers when the caller stops.")
+    vad_eagerness = models.CharField(
+        max_length=10, blank=True, choices=Eagerness.choices, help_text="Semantic VAD."
+    )
+    vad_interrupt_response = models.BooleanField(
+        null=True, blank=True, help_text="Caller speech interrupts the agent."
+    )
+    vad_create_response = models.BooleanField(
+        null=True, blank=True, help_text="The agent answers when the caller stops."
+    )
     noise_reduction = models.CharField(max_length=20, blank=True, choices=NoiseReduction.choices)
     speed = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.25), MaxValueValidator(1.5)], help_text="0.25–1.5."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.25), MaxValueValidator(1.5)],
+        help_text="0.25–1.5.",
     )
 
     greeting = models.TextField(blank=True, help_text="If set, the agent speaks first, along these lines.")
     allowed_origins = models.TextField(
-        blank=True, help_text="Web widget: one origin per line (https://example.com), * for any; empty: same site only."
+        blank=True,
+        help_text="Web widget: one origin per line (https://example.com), * for any; empty: same site only.",
     )
     max_session_seconds = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: the site default."
@@ -97,7 +122,10 @@ class Channel(models.Model):
         default=False, help_text="Show the caller the arguments of tool calls (e.g. in approval prompts)."
     )
     retention_days = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Delete conversations after N days; empty: keep."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete conversations after N days; empty: keep.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -117,9 +145,13 @@ class Channel(models.Model):
         super().clean()
         errors: dict[str, list[str]] = {}
         if self.starting_agent_id is None:
-            errors["starting_agent"] = ["Choose the agent that answers first: a channel needs a starting agent."]
+            errors["starting_agent"] = [
+                "Choose the agent that answers first: a channel needs a starting agent."
+            ]
         elif not self.starting_agent.is_active:
-            errors["starting_agent"] = [f"Agent {self.starting_agent.name!r} is inactive: activate it or choose another."]
+            errors["starting_agent"] = [
+                f"Agent {self.starting_agent.name!r} is inactive: activate it or choose another."
+            ]
         for origin in self.origins():
             try:
                 validate_origin(origin)

@@ -1,4 +1,5 @@
 """Tool and Guardrail rows: what agents may call, and what they must never say or hear."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -32,38 +33,50 @@ class Tool(models.Model):
         DELETE = "DELETE"
 
     name = models.CharField(
-        max_length=64, unique=True, validators=[validate_function_name],
+        max_length=64,
+        unique=True,
+        validators=[validate_function_name],
         help_text="The function name the model sees, e.g. get_weather.",
     )
     description = models.TextField(
-        blank=True, help_text="Tells the model when to call it. Empty for Python tools: the function's docstring."
+        blank=True,
+        help_text="Tells the model when to call it. Empty for Python tools: the function's docstring.",
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PYTHON)
     python_function = models.CharField(
-        max_length=64, blank=True, help_text="The name the function was registered under with @realtime_agents.tool."
+        max_length=64,
+        blank=True,
+        help_text="The name the function was registered under with @realtime_agents.tool.",
     )
     http_url = models.URLField(
         max_length=500, blank=True, help_text="{argument} placeholders are filled from the call's arguments."
     )
     http_method = models.CharField(max_length=10, choices=Method.choices, default=Method.GET)
     http_headers = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Header name → value. Reference secrets by name: {"Authorization": "Bearer {secret:WEATHER_API_KEY}"}.',
     )
     parameters_schema = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text="HTTP tools: a JSON Schema (draft 2020-12) object describing the arguments.",
     )
     max_response_bytes = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: the site default."
     )
-    needs_approval = models.BooleanField(default=False, help_text="A person must approve each call before it runs.")
+    needs_approval = models.BooleanField(
+        default=False, help_text="A person must approve each call before it runs."
+    )
     starts_response = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Whether the tool's output makes the agent speak. Unknown: the function's setting (Python) or yes.",
     )
     timeout_seconds = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.1), MaxValueValidator(600)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1), MaxValueValidator(600)],
         help_text="Empty: the function's own timeout (Python) or the site default (HTTP).",
     )
     enabled = models.BooleanField(default=True, help_text="Disabled tools are left out of every agent.")
@@ -141,7 +154,9 @@ class Guardrail(models.Model):
     )
     message = models.TextField(blank=True, help_text="What the agent says instead when the guardrail trips.")
     debounce_text_length = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
         help_text="Output guardrails run every N characters of transcript. Empty: the site default.",
     )
     enabled = models.BooleanField(default=True)

@@ -1,4 +1,5 @@
 """Field-level validators shared by the models and forms (names, schemas, regexes, secrets)."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,11 @@ def validate_function_name(value: str) -> None:
 def validate_json_schema(schema: Any) -> None:
     """A JSON Schema (draft 2020-12) for an object of arguments."""
     if not isinstance(schema, dict):
-        raise ValidationError("The parameters must be a JSON object (a JSON Schema), not %(kind)s.",
-                              code="invalid_schema", params={"kind": type(schema).__name__})
+        raise ValidationError(
+            "The parameters must be a JSON object (a JSON Schema), not %(kind)s.",
+            code="invalid_schema",
+            params={"kind": type(schema).__name__},
+        )
     if not schema:
         return
     try:
@@ -73,34 +77,55 @@ def validate_headers(headers: Any) -> None:
     from ..conf import secret_exists
 
     if not isinstance(headers, dict):
-        raise ValidationError('Headers must be a JSON object such as {"Accept": "application/json"}.',
-                              code="invalid_headers")
+        raise ValidationError(
+            'Headers must be a JSON object such as {"Accept": "application/json"}.', code="invalid_headers"
+        )
     errors: list[ValidationError] = []
     for name, value in headers.items():
         if not HEADER_NAME.match(name):
-            errors.append(ValidationError("%(name)r is not a valid header name.", code="invalid_headers",
-                                          params={"name": name}))
+            errors.append(
+                ValidationError(
+                    "%(name)r is not a valid header name.", code="invalid_headers", params={"name": name}
+                )
+            )
             continue
         if not isinstance(value, str):
-            errors.append(ValidationError("The value of header %(name)r must be a string.", code="invalid_headers",
-                                          params={"name": name}))
+            errors.append(
+                ValidationError(
+                    "The value of header %(name)r must be a string.",
+                    code="invalid_headers",
+                    params={"name": name},
+                )
+            )
             continue
         references = secret_references(value)
         for secret in references:
             if not SECRET_NAME.match(secret):
-                errors.append(ValidationError(
-                    "Header %(name)r: %(secret)r is not a valid secret name (letters, digits, underscores).",
-                    code="invalid_secret", params={"name": name, "secret": secret}))
+                errors.append(
+                    ValidationError(
+                        "Header %(name)r: %(secret)r is not a valid secret name (letters, digits, underscores).",
+                        code="invalid_secret",
+                        params={"name": name, "secret": secret},
+                    )
+                )
             elif not secret_exists(secret):
-                errors.append(ValidationError(
-                    "Header %(name)r refers to the unknown secret %(secret)r: add it to "
-                    'REALTIME_AGENTS["SECRETS"] or the environment.',
-                    code="unknown_secret", params={"name": name, "secret": secret}))
+                errors.append(
+                    ValidationError(
+                        "Header %(name)r refers to the unknown secret %(secret)r: add it to "
+                        'REALTIME_AGENTS["SECRETS"] or the environment.',
+                        code="unknown_secret",
+                        params={"name": name, "secret": secret},
+                    )
+                )
         if SENSITIVE_HEADER.search(name) and not references and value.strip():
-            errors.append(ValidationError(
-                "Header %(name)r looks like a credential: do not paste it here, write {secret:NAME} and "
-                'put the value in REALTIME_AGENTS["SECRETS"] or the environment.',
-                code="plain_secret", params={"name": name}))
+            errors.append(
+                ValidationError(
+                    "Header %(name)r looks like a credential: do not paste it here, write {secret:NAME} and "
+                    'put the value in REALTIME_AGENTS["SECRETS"] or the environment.',
+                    code="plain_secret",
+                    params={"name": name},
+                )
+            )
     if errors:
         raise ValidationError(errors)
 

@@ -1,4 +1,5 @@
 """App configuration of the test tool app."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

@@ -1,4 +1,5 @@
 """Tools and a guardrail check registered by decorator; discovered through autodiscovery."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Load the demo channel, agents, tools and guardrail (idempotently) and create or show an admin login."""
+
 from __future__ import annotations
 
 import os
@@ -33,35 +34,52 @@ CARD_NUMBER_PATTERN = r"\b(?:\d[ -]?){13,19}\b"
 class Command(BaseCommand):
     """`manage.py realtime_agents_demo`: safe to run again; it updates the demo rows in place."""
 
-    help = "Create or update the demo channel, agents, tools and guardrail, and create or show an admin login."
+    help = (
+        "Create or update the demo channel, agents, tools and guardrail, and create or show an admin login."
+    )
 
     @transaction.atomic
     def _load(self) -> Channel:
         tools = [
             Tool.objects.update_or_create(
                 name=spec["name"],
-                defaults={"kind": Tool.Kind.PYTHON, "python_function": spec["python_function"],
-                          "needs_approval": spec["needs_approval"], "enabled": True},
+                defaults={
+                    "kind": Tool.Kind.PYTHON,
+                    "python_function": spec["python_function"],
+                    "needs_approval": spec["needs_approval"],
+                    "enabled": True,
+                },
             )[0]
             for spec in TOOLS
         ]
         guardrail, _ = Guardrail.objects.update_or_create(
             name="No card numbers",
             defaults={
-                "kind": Guardrail.Kind.REGEX, "pattern": CARD_NUMBER_PATTERN, "applies_to_output": True,
-                "applies_to_input": False, "enabled": True,
+                "kind": Guardrail.Kind.REGEX,
+                "pattern": CARD_NUMBER_PATTERN,
+                "applies_to_output": True,
+                "applies_to_input": False,
+                "enabled": True,
                 "message": "I'm sorry, I can't read out card numbers. Is there anything else I can help with?",
             },
         )
         concierge, _ = Agent.objects.update_or_create(
             slug="concierge",
-            defaults={"name": "Concierge", "instructions": CONCIERGE_INSTRUCTIONS, "is_active": True,
-                      "handoff_description": "General questions, weather, the time and restaurant bookings."},
+            defaults={
+                "name": "Concierge",
+                "instructions": CONCIERGE_INSTRUCTIONS,
+                "is_active": True,
+                "handoff_description": "General questions, weather, the time and restaurant bookings.",
+            },
         )
         billing, _ = Agent.objects.update_or_create(
             slug="billing",
-            defaults={"name": "Billing", "instructions": BILLING_INSTRUCTIONS, "is_active": True,
-                      "handoff_description": "Bills, payments and refunds."},
+            defaults={
+                "name": "Billing",
+                "instructions": BILLING_INSTRUCTIONS,
+                "is_active": True,
+                "handoff_description": "Bills, payments and refunds.",
+            },
         )
         concierge.tools.set(tools)
         concierge.guardrails.set([guardrail])
@@ -71,9 +89,13 @@ class Command(BaseCommand):
         channel, _ = Channel.objects.update_or_create(
             slug="demo",
             defaults={
-                "name": "Demo", "kind": Channel.Kind.WEB, "starting_agent": concierge, "is_active": True,
+                "name": "Demo",
+                "kind": Channel.Kind.WEB,
+                "starting_agent": concierge,
+                "is_active": True,
                 "greeting": "Greet the guest and ask how you can help.",
-                "turn_detection": Channel.TurnDetection.SEMANTIC_VAD, "vad_interrupt_response": True,
+                "turn_detection": Channel.TurnDetection.SEMANTIC_VAD,
+                "vad_interrupt_response": True,
                 "transcription_model": "gpt-4o-mini-transcribe",
             },
         )
@@ -90,20 +112,26 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Created the admin login:"))
             self.stdout.write(f"  user: admin\n  password: {password}")
             if not wanted:
-                self.stdout.write("  (generated once and not stored in clear: note it now, "
-                                  "or set DEMO_ADMIN_PASSWORD and run this command again)")
+                self.stdout.write(
+                    "  (generated once and not stored in clear: note it now, "
+                    "or set DEMO_ADMIN_PASSWORD and run this command again)"
+                )
         elif wanted:
             user.set_password(wanted)
             user.save(update_fields=["password"])
             self.stdout.write("Admin login: user admin, password from DEMO_ADMIN_PASSWORD.")
         else:
-            self.stdout.write("Admin login: user admin (password as printed when it was created; "
-                              "set DEMO_ADMIN_PASSWORD and run this command again to change it).")
+            self.stdout.write(
+                "Admin login: user admin (password as printed when it was created; "
+                "set DEMO_ADMIN_PASSWORD and run this command again to change it)."
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Load the demo rows, then create or show the admin login."""
         channel = self._load()
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo channel {channel.slug!r} ready: concierge (time, weather, table booking) ⇄ billing."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo channel {channel.slug!r} ready: concierge (time, weather, table booking) ⇄ billing."
+            )
+        )
         self._admin_login()
