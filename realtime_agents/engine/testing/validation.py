@@ -10,6 +10,8 @@ from typing import Any, Literal
 # adds to its own session objects; these are documented server output, not client mistakes.
 _ALLOWED_EXTRAS = frozenset({"session.id", "session.object", "session.expires_at"})
 _MAX_DETAIL = 600
+# Building a TypeAdapter costs milliseconds; share them across servers in the process.
+_ADAPTERS: dict[type, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,6 @@ class EventValidator:
         self._base_model = pydantic.BaseModel
         self._server_models = _models_by_type(realtime.RealtimeServerEvent)
         self._client_models = _models_by_type(realtime.RealtimeClientEvent)
-        self._adapters: dict[type, Any] = {}
 
     def _check(self, event: Any, models: dict[str, type], side: str) -> str | None:
         if not isinstance(event, dict):
@@ -82,9 +83,9 @@ class EventValidator:
         model = models.get(event.get("type"))  # type: ignore[arg-type]
         if model is None:
             return f"{event.get('type')!r} is not a {side} event type in the openai package"
-        adapter = self._adapters.get(model)
+        adapter = _ADAPTERS.get(model)
         if adapter is None:
-            adapter = self._adapters[model] = self._type_adapter(model)
+            adapter = _ADAPTERS[model] = self._type_adapter(model)
         try:
             parsed = adapter.validate_python(event)
         except self._validation_error as exc:
