@@ -6,17 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal, get_args
 
-from .items import (
-    AssistantAudio,
-    AssistantText,
-    HistoryItem,
-    InputAudio,
-    InputImage,
-    InputText,
-    ItemStatus,
-    MessageItem,
-    ToolCallItem,
-)
+from .items import (AssistantAudio, AssistantText, HistoryItem, InputAudio, InputImage, InputText, ItemStatus,
+                    MessageItem, ToolCallItem)
 
 __all__ = ["History", "HistoryError"]
 
@@ -24,6 +15,8 @@ logger = logging.getLogger("realtime_agents.engine.history")
 
 _STATUSES: frozenset[str] = frozenset(get_args(ItemStatus))
 _ROLES = ("user", "assistant", "system")
+_TEXT_KINDS = ("input_text", "output_text", "text")
+_AUDIO_KINDS = ("input_audio", "output_audio", "audio")
 _Part = InputText | InputAudio | InputImage | AssistantText | AssistantAudio
 
 
@@ -69,22 +62,16 @@ def _parse_part(raw: Any, role: str) -> _Part | None:
     """One GA or beta content part; None for parts history does not keep."""
     if not isinstance(raw, Mapping):
         raise HistoryError(f"content parts must be objects, got {type(raw).__name__}")
-    kind = raw.get("type")
-    text = raw.get("text")
-    transcript = raw.get("transcript")
-    if role == "assistant":
-        if kind in ("output_text", "text", "input_text"):
-            return AssistantText(text=text if isinstance(text, str) else "")
-        if kind in ("output_audio", "audio"):
-            return AssistantAudio(transcript=transcript if isinstance(transcript, str) else None)
-    else:
-        if kind in ("input_text", "output_text", "text"):
-            return InputText(text=text if isinstance(text, str) else "")
-        if kind in ("input_audio", "audio"):
-            return InputAudio(transcript=transcript if isinstance(transcript, str) else None)
-        if kind == "input_image":
-            url = raw.get("image_url")
-            return InputImage(image_url=url if isinstance(url, str) else "", detail=raw.get("detail"))
+    kind, text, transcript = raw.get("type"), raw.get("text"), raw.get("transcript")
+    if kind in _TEXT_KINDS:
+        text = text if isinstance(text, str) else ""
+        return AssistantText(text=text) if role == "assistant" else InputText(text=text)
+    if kind in _AUDIO_KINDS:
+        transcript = transcript if isinstance(transcript, str) else None
+        return AssistantAudio(transcript=transcript) if role == "assistant" else InputAudio(transcript=transcript)
+    if kind == "input_image" and role != "assistant":
+        url = raw.get("image_url")
+        return InputImage(image_url=url if isinstance(url, str) else "", detail=raw.get("detail"))
     logger.debug("ignoring %s content part of type %r", role, kind)
     return None
 
@@ -140,8 +127,6 @@ class History:
         self._unannounced: set[str] = set()
         self._ordered: tuple[HistoryItem, ...] | None = None
 
-    # -- reading ------------------------------------------------------------------------------
-
     def items(self) -> tuple[HistoryItem, ...]:
         """All items, in conversation order."""
         if self._dirty:
@@ -174,8 +159,6 @@ class History:
         """Length of `assistant_text(item_id)` without joining the streamed deltas (O(1) when streaming)."""
         deltas = self._deltas.get(item_id)
         return deltas.length if deltas is not None else len(self.assistant_text(item_id))
-
-    # -- server items -------------------------------------------------------------------------
 
     def upsert_server_item(self, item: Mapping[str, Any], *, previous_item_id: str | None = None,
                            agent_name: str | None = None) -> tuple[HistoryItem | None, bool]:
@@ -215,24 +198,18 @@ class History:
         if existing.status == "truncated":
             # What the user heard stays; the server's copy still holds the unheard rest.
             content, status = existing.content, "truncated"
-        updated = replace(
-            existing,
-            role=role,
-            content=_merge_content(existing.content, content),
-            status=status or existing.status,
-            agent_name=agent_name or existing.agent_name,
-            previous_item_id=existing.previous_item_id if previous_item_id is None else _previous(previous_item_id),
-        )
+        previous = existing.previous_item_id if previous_item_id is None else _previous(previous_item_id)
+        updated = replace(existing, role=role, content=_merge_content(existing.content, content),
+                          status=status or existing.status, agent_name=agent_name or existing.agent_name,
+                          previous_item_id=previous)
         added = self._announce(item_id, previous_item_id)
         self._store(updated)
         return self._view(item_id), added
 
-    # -- assistant streaming ------------------------------------------------------------------
-
     def append_assistant_delta(self, item_id: str, delta: str, *, response_id: str | None = None,
                                agent_name: str | None = None, part: Literal["audio", "text"] = "audio") -> None:
         """Add streamed transcript or text to an assistant item (no event; joined lazily)."""
-        if type(delta) is not str and not isinstance(delta, str):
+        if not isinstance(delta, str):
             raise HistoryError(f"delta must be a string, got {type(delta).__name__}")
         deltas = self._deltas.get(item_id)
         if deltas is None:
@@ -262,8 +239,6 @@ class History:
         self._audio_ms[item_id] = self._audio_ms.get(item_id, 0.0) + ms
         self._dirty.add(item_id)
         self._ordered = None
-
-    # -- local changes ------------------------------------------------------------------------
 
     def set_user_transcript(self, item_id: str, transcript: str) -> tuple[HistoryItem, bool]:
         """Fill a user item's input_audio transcript (status completed); unknown ids get a new item."""
@@ -361,17 +336,14 @@ class History:
         if item is None:
             return False
         self._order.remove(item_id)
-        self._views.pop(item_id, None)
-        self._deltas.pop(item_id, None)
-        self._audio_ms.pop(item_id, None)
+        for side in (self._views, self._deltas, self._audio_ms):
+            side.pop(item_id, None)  # type: ignore[attr-defined]
         self._dirty.discard(item_id)
         self._unannounced.discard(item_id)
         if isinstance(item, ToolCallItem) and self._calls.get(item.call_id) == item_id:
             del self._calls[item.call_id]
         self._ordered = None
         return True
-
-    # -- reconnect ----------------------------------------------------------------------------
 
     def reseed_items(self) -> list[dict[str, Any]]:
         """GA `item` dicts that recreate this conversation on a fresh server session, in order."""
@@ -393,17 +365,13 @@ class History:
             for part in item.content:
                 if isinstance(part, InputImage):
                     if item.role == "user" and part.image_url:
-                        image: dict[str, Any] = {"type": "input_image", "image_url": part.image_url}
-                        if part.detail:
-                            image["detail"] = part.detail
-                        parts.append(image)
+                        detail = {"detail": part.detail} if part.detail else {}
+                        parts.append({"type": "input_image", "image_url": part.image_url, **detail})
                 elif _value(part):
                     parts.append({"type": "input_text", "text": _value(part)})
             if parts:
                 seeded.append({"type": "message", "id": item.item_id, "role": item.role, "content": parts})
         return seeded
-
-    # -- internals ----------------------------------------------------------------------------
 
     def _insert(self, item: HistoryItem, previous_item_id: str | None) -> None:
         self._base[item.item_id] = item
@@ -438,9 +406,7 @@ class History:
         self._ordered = None
 
     def _view(self, item_id: str) -> HistoryItem:
-        if item_id in self._dirty:
-            self._refresh()
-        return self._views[item_id]
+        return self.get(item_id)  # type: ignore[return-value]
 
     def _refresh(self) -> None:
         for item_id in self._dirty:
