@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
 
 from realtime_agents.engine.testing import FakeRealtimeServer, FunctionCall, ScriptedError, ScriptedResponse
 
@@ -85,7 +85,7 @@ async def test_official_client_completes_a_turn(server: FakeRealtimeServer) -> N
     assert updated.session.instructions == "Be brief." and updated.session.audio.output.voice == "marin"
     transcript = "".join(e.delta for e in seen if e.type == "response.output_audio_transcript.delta")
     assert transcript == "Hi there!"
-    audio_bytes = sum(len(__import__("base64").b64decode(e.delta)) for e in seen
+    audio_bytes = sum(len(base64.b64decode(e.delta)) for e in seen
                       if e.type == "response.output_audio.delta")
     assert audio_bytes == 600 * 48
     done = seen[-1]

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import copy
 import json
@@ -14,13 +12,12 @@ from urllib.parse import parse_qsl
 
 from websockets.exceptions import ConnectionClosed
 
-from .audio import bytes_per_ms
 from .conversation import Conversation, normalise_client_item
 from .protocol import ProtocolError, error_event, new_id
+from .input_audio import InputAudioBuffer
 from .responder import ActiveResponse
 from .script import ScriptedResponse
-from .session_config import apply_session_update, default_session, vad_settings
-from .vad import EnergyVad, VadEvent
+from .session_config import apply_session_update, default_session
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -29,7 +26,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("realtime_agents.engine.testing.connection")
 
-_MIN_COMMIT_MS = 100
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -56,23 +52,18 @@ class FakeConnection:
         self.server_events: list[dict[str, Any]] = []
         self.voice_locked = False
         self.item_audio_ms: dict[str, int] = {}
-        self.input_audio_ms = 0
         self.closed = False
         self.responses: collections.deque[ScriptedResponse] = collections.deque()
         self._conversation = Conversation()
-        self._written_ms = 0.0
-        self._buffered_ms = 0.0
-        self._vad: EnergyVad | None = None
-        self._vad_key: tuple[Any, ...] | None = None
-        self._speech_item_id: str | None = None
+        self.input_audio = InputAudioBuffer(self)
         self._active: ActiveResponse | None = None
         self._out_of_band: set[ActiveResponse] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "session.update": self._on_session_update,
-            "input_audio_buffer.append": self._on_append,
-            "input_audio_buffer.commit": self._on_commit,
-            "input_audio_buffer.clear": self._on_clear,
+            "input_audio_buffer.append": self.input_audio.append,
+            "input_audio_buffer.commit": self.input_audio.commit,
+            "input_audio_buffer.clear": self.input_audio.clear,
             "conversation.item.create": self._on_item_create,
             "conversation.item.retrieve": self._on_item_retrieve,
             "conversation.item.delete": self._on_item_delete,
@@ -81,7 +72,7 @@ class FakeConnection:
             "response.cancel": self._on_response_cancel,
             "output_audio_buffer.clear": self._on_output_audio_clear,
         }
-        self._configure_input()
+        self.input_audio.configure(self.session, rms_at_half=server.vad_rms_at_half)
 
     @property
     def conversation(self) -> list[dict[str, Any]]:
@@ -92,6 +83,11 @@ class FakeConnection:
     def active_response_id(self) -> str | None:
         """Id of the response writing to the default conversation, if any."""
         return self._active.response_id if self._active is not None else None
+
+    @property
+    def input_audio_ms(self) -> int:
+        """Milliseconds of user audio committed so far."""
+        return self.input_audio.committed_ms
 
     def add_response(self, *responses: ScriptedResponse) -> None:
         """Queue responses for this connection only; they take precedence over the server's queue."""
@@ -166,102 +162,11 @@ class FakeConnection:
 
     # -- session -------------------------------------------------------------------------------
 
-    def _configure_input(self) -> None:
-        input_format = self.session["audio"]["input"]["format"]["type"]
-        self._input_bytes_per_ms = bytes_per_ms(input_format)
-        settings = vad_settings(self.session)
-        key = (input_format, settings)
-        if key == self._vad_key:
-            return
-        self._vad_key = key
-        self._vad = None
-        if settings is not None:
-            threshold, silence_ms, prefix_ms = settings
-            self._vad = EnergyVad(format_type=input_format, threshold=threshold, silence_duration_ms=silence_ms,
-                                  prefix_padding_ms=prefix_ms, base_ms=int(self._written_ms),
-                                  rms_at_half=self.server.vad_rms_at_half)
-
     async def _on_session_update(self, event: dict[str, Any]) -> None:
         self.session = apply_session_update(self.session, event.get("session"), voice_locked=self.voice_locked,
                                             model_locked=self.call_id is None)
-        self._configure_input()
+        self.input_audio.configure(self.session, rms_at_half=self.server.vad_rms_at_half)
         await self.send({"type": "session.updated", "session": copy.deepcopy(self.session)})
-
-    # -- input audio ---------------------------------------------------------------------------
-
-    async def _on_append(self, event: dict[str, Any]) -> None:
-        audio = event.get("audio")
-        if not isinstance(audio, str):
-            raise ProtocolError("missing_required_parameter", "Missing required parameter: 'audio'.", param="audio")
-        try:
-            data = base64.b64decode(audio, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError("invalid_value", "'audio' is not valid base64.", param="audio") from exc
-        ms = len(data) / self._input_bytes_per_ms
-        self._written_ms += ms
-        self._buffered_ms += ms
-        if self._vad is not None:
-            for vad_event in self._vad.feed(data):
-                await self._on_vad(vad_event)
-
-    async def _on_vad(self, vad_event: VadEvent) -> None:
-        detection = self.session["audio"]["input"]["turn_detection"] or {}
-        if vad_event.kind == "start":
-            self._speech_item_id = new_id("item")
-            await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": vad_event.ms,
-                             "item_id": self._speech_item_id})
-            if self._active is not None and detection.get("interrupt_response", True):
-                self._active.cancel("turn_detected")
-            return
-        item_id = self._speech_item_id or new_id("item")
-        self._speech_item_id = None
-        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": vad_event.ms,
-                         "item_id": item_id})
-        await self._commit(item_id, automatic=bool(detection.get("create_response", True)))
-
-    async def _commit(self, item_id: str, *, automatic: bool) -> None:
-        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
-                                "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
-        previous = self._conversation.insert(item)
-        self.input_audio_ms += int(self._buffered_ms)
-        self._buffered_ms = 0.0
-        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
-        await self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        if self.session["audio"]["input"]["transcription"] is not None:
-            transcript = self.server.next_transcription()
-            for piece in transcript.split(" "):
-                await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
-                                 "content_index": 0, "delta": piece + " "})
-            item["content"][0]["transcript"] = transcript
-            await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
-                             "content_index": 0, "transcript": transcript,
-                             "usage": {"type": "duration", "seconds": 1}})
-        await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        if automatic:
-            if self._active is None:
-                self.start_response({})
-            else:
-                logger.debug("speech stopped while %s is active; no automatic response", self._active.response_id)
-
-    async def _on_commit(self, event: dict[str, Any]) -> None:
-        if self._buffered_ms < _MIN_COMMIT_MS:
-            raise ProtocolError(
-                "input_audio_buffer_commit_empty",
-                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
-                f"but buffer only has {self._buffered_ms:.2f}ms of audio.",
-            )
-        item_id = self._speech_item_id or new_id("item")
-        self._speech_item_id = None
-        if self._vad is not None:
-            self._vad.reset(at_ms=int(self._written_ms))
-        await self._commit(item_id, automatic=False)
-
-    async def _on_clear(self, event: dict[str, Any]) -> None:
-        self._buffered_ms = 0.0
-        self._speech_item_id = None
-        if self._vad is not None:
-            self._vad.reset(at_ms=int(self._written_ms))
-        await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _on_output_audio_clear(self, event: dict[str, Any]) -> None:
         raise ProtocolError("invalid_value", "output_audio_buffer.clear is only supported for WebRTC and SIP.",
@@ -363,6 +268,11 @@ class FakeConnection:
         if exc is not None and not isinstance(exc, ConnectionClosed):
             logger.error("fake response task %s failed: %r", task.get_name(), exc)
             self.server.internal_errors.append(f"{task.get_name()}: {exc!r}")
+
+    def interrupt_active_response(self) -> None:
+        """Cancel the default-conversation response because the user started speaking."""
+        if self._active is not None:
+            self._active.cancel("turn_detected")
 
     def response_finished(self, response: ActiveResponse) -> None:
         """Forget a response once its last event went out (or its task ended)."""

@@ -12,23 +12,37 @@ _ROLE_CONTENT = {
     "user": frozenset({"input_text", "input_audio", "input_image"}),
     "assistant": frozenset({"output_text", "output_audio", "text", "audio"}),
 }
-_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output"})
+_COMMON_KEYS = frozenset({"id", "type", "object", "status"})
+_ITEM_KEYS = {
+    "message": _COMMON_KEYS | {"role", "content"},
+    "function_call": _COMMON_KEYS | {"call_id", "name", "arguments"},
+    "function_call_output": _COMMON_KEYS | {"call_id", "output"},
+}
+_PART_KEYS = frozenset({"type", "text", "audio", "transcript", "image_url", "detail"})
 
 
 def _missing(param: str) -> ProtocolError:
     return ProtocolError("missing_required_parameter", f"Missing required parameter: '{param}'.", param=param)
 
 
+def _reject_unknown(value: dict[str, Any], allowed: frozenset[str], param: str) -> None:
+    for key in value:
+        if key not in allowed:
+            raise ProtocolError("unknown_parameter", f"Unknown parameter: '{param}.{key}'.", param=f"{param}.{key}")
+
+
 def normalise_client_item(item: Any) -> dict[str, Any]:
     """Check an item from ``conversation.item.create`` and return the server's copy of it."""
     if not isinstance(item, dict):
-        raise _missing("item") if item is None else ProtocolError("invalid_type", "'item' must be an object",
-                                                                    param="item")
+        if item is None:
+            raise _missing("item")
+        raise ProtocolError("invalid_type", "'item' must be an object", param="item")
     kind = item.get("type")
     if kind is None:
         raise _missing("item.type")
-    if kind not in _ITEM_TYPES:
+    if kind not in _ITEM_KEYS:
         raise ProtocolError("invalid_value", f"Invalid item type {kind!r}", param="item.type")
+    _reject_unknown(item, _ITEM_KEYS[kind], "item")
     result = copy.deepcopy(item)
     if kind == "message":
         role = item.get("role")
@@ -39,6 +53,8 @@ def normalise_client_item(item: Any) -> dict[str, Any]:
             raise _missing("item.content")
         for index, part in enumerate(content):
             part_type = part.get("type") if isinstance(part, dict) else None
+            if part_type is not None:
+                _reject_unknown(part, _PART_KEYS, f"item.content[{index}]")
             if part_type not in _ROLE_CONTENT[role]:
                 raise ProtocolError(
                     "invalid_value", f"Invalid content type {part_type!r} for a {role} message",
