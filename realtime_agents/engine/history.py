@@ -27,7 +27,7 @@ class HistoryError(ValueError):
 class _Deltas:
     """Streamed text of one assistant item, joined only when read."""
 
-    __slots__ = ("chunks", "length", "kind")
+    __slots__ = ("chunks", "kind", "length")
 
     def __init__(self, kind: Literal["audio", "text"]) -> None:
         self.chunks: list[str] = []
@@ -67,8 +67,8 @@ def _parse_part(raw: Any, role: str) -> _Part | None:
         text = text if isinstance(text, str) else ""
         return AssistantText(text=text) if role == "assistant" else InputText(text=text)
     if kind in _AUDIO_KINDS:
-        transcript = transcript if isinstance(transcript, str) else None
-        return AssistantAudio(transcript=transcript) if role == "assistant" else InputAudio(transcript=transcript)
+        heard = transcript if isinstance(transcript, str) else None
+        return AssistantAudio(transcript=heard) if role == "assistant" else InputAudio(transcript=heard)
     if kind == "input_image" and role != "assistant":
         url = raw.get("image_url")
         return InputImage(image_url=url if isinstance(url, str) else "", detail=raw.get("detail"))
@@ -167,9 +167,10 @@ class History:
             raise HistoryError(f"a server item must be a mapping, got {type(item).__name__}")
         kind = item.get("type")
         if kind == "function_call":
-            return self.add_tool_call(item_id=item.get("id"), call_id=item.get("call_id"),  # type: ignore[arg-type]
-                                      name=item.get("name") or "", arguments=item.get("arguments") or "",
-                                      previous_item_id=previous_item_id, agent_name=agent_name)
+            return self.add_tool_call(
+                item_id=item.get("id"), call_id=item.get("call_id"),  # type: ignore[arg-type]
+                name=item.get("name") or "", arguments=item.get("arguments") or "",
+                previous_item_id=previous_item_id, agent_name=agent_name)
         if kind == "function_call_output":
             call_id = _require_id(item.get("call_id"), "function_call_output call_id")
             output = item.get("output")
@@ -207,7 +208,8 @@ class History:
         return self._view(item_id), added
 
     def append_assistant_delta(self, item_id: str, delta: str, *, response_id: str | None = None,
-                               agent_name: str | None = None, part: Literal["audio", "text"] = "audio") -> None:
+                               agent_name: str | None = None,
+                               part: Literal["audio", "text"] = "audio") -> None:
         """Add streamed transcript or text to an assistant item (no event; joined lazily)."""
         if not isinstance(delta, str):
             raise HistoryError(f"delta must be a string, got {type(delta).__name__}")
@@ -247,18 +249,14 @@ class History:
             raise HistoryError(f"transcript must be a string, got {type(transcript).__name__}")
         existing = self._base.get(item_id)
         if existing is None:
-            self._insert(MessageItem(item_id=item_id, role="user", content=(InputAudio(transcript=transcript),),
-                                     status="completed"), None)
+            spoken = (InputAudio(transcript=transcript),)
+            self._insert(MessageItem(item_id=item_id, role="user", content=spoken, status="completed"), None)
             return self._view(item_id), True
         if not isinstance(existing, MessageItem) or existing.role != "user":
             raise HistoryError(f"item {item_id!r} is not a user message")
         content = list(existing.content)
-        for index, part in enumerate(content):
-            if isinstance(part, InputAudio):
-                content[index] = replace(part, transcript=transcript)
-                break
-        else:
-            content.append(InputAudio(transcript=transcript))
+        index = next((i for i, p in enumerate(content) if isinstance(p, InputAudio)), len(content))
+        content[index:index + 1] = [InputAudio(transcript=transcript)]
         self._store(replace(existing, content=tuple(content), status="completed"))
         return self._view(item_id), self._announce(item_id, None)
 
@@ -275,7 +273,8 @@ class History:
         return self._view(item_id)
 
     def add_tool_call(self, *, item_id: str, call_id: str, name: str, arguments: str,
-                      previous_item_id: str | None = None, agent_name: str | None = None) -> tuple[ToolCallItem, bool]:
+                      previous_item_id: str | None = None,
+                      agent_name: str | None = None) -> tuple[ToolCallItem, bool]:
         """Add a function call item, or update its name/arguments; returns (item, added)."""
         _require_id(item_id, "tool call item id")
         _require_id(call_id, "tool call call_id")
@@ -291,7 +290,8 @@ class History:
         if not isinstance(existing, ToolCallItem):
             raise HistoryError(f"item {item_id!r} is a message, not a tool call")
         updated = replace(existing, call_id=call_id, name=name or existing.name,
-                          arguments=arguments or existing.arguments, agent_name=agent_name or existing.agent_name)
+                          arguments=arguments or existing.arguments,
+                          agent_name=agent_name or existing.agent_name)
         if existing.call_id != call_id and self._calls.get(existing.call_id) == item_id:
             del self._calls[existing.call_id]
         self._calls[call_id] = item_id
@@ -312,19 +312,18 @@ class History:
         return updated
 
     def truncate(self, item_id: str, *, audio_end_ms: int, total_ms: float) -> HistoryItem | None:
-        """Keep the heard share (audio_end_ms of total_ms) of an item's text, cut at a word; status truncated."""
+        """Keep the heard share (audio_end_ms of total_ms) of the text, cut at a word; status truncated."""
         if audio_end_ms < 0 or total_ms < 0:
-            raise HistoryError(f"audio_end_ms and total_ms must not be negative, got {audio_end_ms!r}, {total_ms!r}")
+            raise HistoryError(f"audio_end_ms and total_ms must not be negative: {audio_end_ms}, {total_ms}")
         view = self.get(item_id)
         if view is None:
             return None
         if not isinstance(view, MessageItem):
             raise HistoryError(f"item {item_id!r} is a tool call; only messages can be truncated")
         share = audio_end_ms / total_ms if total_ms > 0 else (1.0 if audio_end_ms > 0 else 0.0)
-        content = view.content
-        if not content:
-            content = (AssistantAudio(transcript=""),)
-        cut = tuple(p if _value(p) is None else _with_value(p, _cut_at_word(_value(p) or "", share)) for p in content)
+        content = view.content or (AssistantAudio(transcript=""),)
+        cut = tuple(p if _value(p) is None else _with_value(p, _cut_at_word(_value(p) or "", share))
+                    for p in content)
         self._deltas.pop(item_id, None)
         self._audio_ms[item_id] = float(audio_end_ms)
         self._store(replace(view, content=cut, status="truncated", audio_ms=0.0))
@@ -353,7 +352,8 @@ class History:
                 seeded.append({"type": "function_call", "id": item.item_id, "call_id": item.call_id,
                                "name": item.name, "arguments": item.arguments or "{}"})
                 if item.output is not None:
-                    seeded.append({"type": "function_call_output", "call_id": item.call_id, "output": item.output})
+                    seeded.append({"type": "function_call_output", "call_id": item.call_id,
+                                   "output": item.output})
                 continue
             if item.role == "assistant":
                 text = item.text
@@ -374,10 +374,8 @@ class History:
         return seeded
 
     def _insert(self, item: HistoryItem, previous_item_id: str | None) -> None:
-        self._base[item.item_id] = item
-        self._views[item.item_id] = item
         self._place(item.item_id, previous_item_id)
-        self._ordered = None
+        self._store(item)
 
     def _place(self, item_id: str, previous_item_id: str | None) -> None:
         if previous_item_id == "root":
@@ -433,7 +431,8 @@ class History:
                 break
         else:
             if not any(_value(p) for p in content):
-                content.append(AssistantAudio(transcript=text) if deltas.kind == "audio" else AssistantText(text=text))
+                audio = deltas.kind == "audio"
+                content.append(AssistantAudio(transcript=text) if audio else AssistantText(text=text))
         return replace(item, content=tuple(content))
 
 

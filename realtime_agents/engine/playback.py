@@ -39,7 +39,8 @@ _IDLE = PlaybackState()
 def _check_item(item_id: Any, item_content_index: Any) -> None:
     if not isinstance(item_id, str) or not item_id:
         raise ValueError(f"item_id must be a non-empty string, got {item_id!r}")
-    if isinstance(item_content_index, bool) or not isinstance(item_content_index, int) or item_content_index < 0:
+    index = item_content_index
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise ValueError(f"item_content_index must be a non-negative integer, got {item_content_index!r}")
 
 
@@ -53,21 +54,23 @@ class PlaybackTracker:
         self._content_index: int | None = None
         self._elapsed_ms: float | None = None
 
-    def on_play_bytes(self, item_id: str, item_content_index: int, bytes: bytes | int) -> None:  # noqa: A002
+    def on_play_bytes(self, item_id: str, item_content_index: int, bytes: bytes | int) -> None:
         """Audio of an item was played: raw bytes in the session's output format, or their count."""
         if isinstance(bytes, (builtins.bytes, bytearray, memoryview)):
             count = memoryview(bytes).nbytes
         elif isinstance(bytes, int) and not isinstance(bytes, bool) and bytes >= 0:
             count = bytes
         else:
-            raise ValueError(f"bytes must be audio bytes or a non-negative byte count, got {type(bytes).__name__}")
+            kind = type(bytes).__name__
+            raise ValueError(f"bytes must be audio bytes or a non-negative byte count, got {kind}")
         self.on_play_ms(item_id, item_content_index, count / self._bytes_per_ms)
 
     def on_play_ms(self, item_id: str, item_content_index: int, ms: float) -> None:
         """Ms of an item were played; a different item (or content part) starts a new count."""
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or ms < 0:
             raise ValueError(f"ms must be a finite, non-negative number, got {ms!r}")
-        if item_id == self._item_id and item_content_index == self._content_index and self._elapsed_ms is not None:
+        same = item_id == self._item_id and item_content_index == self._content_index
+        if same and self._elapsed_ms is not None:
             self._elapsed_ms += ms
             return
         _check_item(item_id, item_content_index)
@@ -81,7 +84,7 @@ class PlaybackTracker:
         self._content_index = None
         self._elapsed_ms = None
 
-    def set_audio_format(self, format: Any) -> None:  # noqa: A002
+    def set_audio_format(self, format: Any) -> None:
         """The session's output format (beta or GA spelling); None means PCM16."""
         self._format = "pcm16" if format is None else normalize_audio_format(format)
         self._bytes_per_ms = bytes_per_ms(self._format)
@@ -113,7 +116,7 @@ class LedgerEntry:
 class _Received:
     """Mutable per-item counter, updated in place on the audio hot path."""
 
-    __slots__ = ("item_id", "content_index", "response_id", "n_bytes", "ms_before", "first_audio_at")
+    __slots__ = ("content_index", "first_audio_at", "item_id", "ms_before", "n_bytes", "response_id")
 
     def __init__(self, item_id: str, content_index: int, response_id: str | None, now: float) -> None:
         self.item_id = item_id
@@ -143,7 +146,8 @@ class AudioLedger:
             received.n_bytes = 0
         self._bytes_per_ms = new
 
-    def on_audio(self, item_id: str, content_index: int, n_bytes: int, response_id: str | None, now: float) -> None:
+    def on_audio(self, item_id: str, content_index: int, n_bytes: int, response_id: str | None,
+                 now: float) -> None:
         """Count n_bytes of audio received for an item (hot path: in-place updates only)."""
         current = self._current
         if current is not None and current.item_id == item_id and current.content_index == content_index:
@@ -153,7 +157,8 @@ class AudioLedger:
             return
         self._switch(item_id, content_index, n_bytes, response_id, now)
 
-    def _switch(self, item_id: str, content_index: int, n_bytes: int, response_id: str | None, now: float) -> None:
+    def _switch(self, item_id: str, content_index: int, n_bytes: int, response_id: str | None,
+                now: float) -> None:
         _check_item(item_id, content_index)
         if isinstance(n_bytes, bool) or not isinstance(n_bytes, int) or n_bytes < 0:
             raise ValueError(f"n_bytes must be a non-negative integer, got {n_bytes!r}")
@@ -214,4 +219,4 @@ def truncation_point(*, entry: LedgerEntry, tracker_state: PlaybackState | None,
     if played >= entry.received_ms and not response_active:
         # Playback already ended and nothing more is coming: the server's copy is what was heard.
         return None
-    return int(math.floor(min(max(played, 0.0), entry.received_ms)))
+    return math.floor(min(max(played, 0.0), entry.received_ms))

@@ -24,7 +24,8 @@ IMAGE = "data:image/png;base64,iVBORw0KGgo="
 
 
 def user_text(item_id: str, text: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return {"id": item_id, "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]}
 
 
 def assistant_audio(item_id: str, transcript: str | None, *, status: str = "completed",
@@ -210,8 +211,8 @@ def test_tool_call_then_output_is_one_item() -> None:
                                               "name": "get_weather", "arguments": '{"city": "Oslo"}'},
                                              agent_name="Helper")
     assert added is True
-    assert call == ToolCallItem(item_id="f", call_id="call_1", name="get_weather", arguments='{"city": "Oslo"}',
-                                agent_name="Helper")
+    assert call == ToolCallItem(item_id="f", call_id="call_1", name="get_weather",
+                                arguments='{"city": "Oslo"}', agent_name="Helper")
     assert history.find_call("call_1") == call
     done, added = history.upsert_server_item({"id": "o", "type": "function_call_output", "call_id": "call_1",
                                               "output": '{"temp": 3}'})
@@ -232,7 +233,8 @@ def test_add_tool_call_updates_existing_and_set_tool_output() -> None:
     assert out is not None and out.output == "42" and out.status == "completed"
     assert history.find_call("c") == out
     assert history.set_tool_output("unknown", "x") is None
-    assert history.upsert_server_item({"type": "function_call_output", "call_id": "unknown", "output": "x"}) == (None, False)
+    orphan = {"type": "function_call_output", "call_id": "unknown", "output": "x"}
+    assert history.upsert_server_item(orphan) == (None, False)
     with pytest.raises(HistoryError, match="tool output must be a string"):
         history.set_tool_output("c", {"not": "a string"})  # type: ignore[arg-type]
 
@@ -339,7 +341,9 @@ def test_deltas_fill_the_server_part_until_the_final_transcript() -> None:
     history.append_assistant_delta("a", "Partial ")
     history.upsert_server_item(assistant_audio("a", None, status="in_progress"))
     history.append_assistant_delta("a", "answer")
-    assert history.get("a").content == (AssistantAudio(transcript="Partial answer"),)  # type: ignore[union-attr]
+    streamed = history.get("a")
+    assert isinstance(streamed, MessageItem)
+    assert streamed.content == (AssistantAudio(transcript="Partial answer"),)
     final, added = history.upsert_server_item(assistant_audio("a", "Partial answer!"))
     assert added is False
     assert final is not None and final.text == "Partial answer!" and final.status == "completed"
@@ -417,7 +421,8 @@ def test_truncate_share_on_exact_boundary_and_whole() -> None:
     history.upsert_server_item(assistant_audio("a", "abcd efgh"))
     assert history.truncate("a", audio_end_ms=500, total_ms=1000).text == "abcd"  # type: ignore[union-attr]
     history.upsert_server_item(assistant_audio("b", "all of it"))
-    assert history.truncate("b", audio_end_ms=1000, total_ms=999.5).text == "all of it"  # type: ignore[union-attr]
+    whole = history.truncate("b", audio_end_ms=1000, total_ms=999.5)
+    assert whole is not None and whole.text == "all of it"
     history.upsert_server_item(assistant_audio("c", "supercalifragilistic"))
     assert history.truncate("c", audio_end_ms=900, total_ms=1000).text == ""  # type: ignore[union-attr]
 
@@ -483,8 +488,9 @@ def build_conversation() -> History:
     history.upsert_server_item({"id": "u2", "type": "message", "role": "user",
                                 "content": [{"type": "input_audio", "transcript": None}]})
     history.set_user_transcript("u2", "in Oslo please")
+    # u3 is never transcribed, so it cannot be reseeded.
     history.upsert_server_item({"id": "u3", "type": "message", "role": "user",
-                                "content": [{"type": "input_audio", "transcript": None}]})  # never transcribed
+                                "content": [{"type": "input_audio", "transcript": None}]})
     history.add_tool_call(item_id="f1", call_id="call_1", name="get_weather", arguments='{"city": "Oslo"}')
     history.set_tool_output("call_1", '{"temp": 3}')
     history.add_tool_call(item_id="f2", call_id="call_2", name="pending", arguments="")
@@ -492,17 +498,20 @@ def build_conversation() -> History:
     history.truncate("a1", audio_end_ms=500, total_ms=1000)
     history.upsert_server_item(assistant_audio("a2", None))  # nothing said
     history.upsert_server_item({"id": "u4", "type": "message", "role": "user", "content": [
-        {"type": "input_image", "image_url": IMAGE, "detail": "low"}, {"type": "input_text", "text": "and this?"}]})
+        {"type": "input_image", "image_url": IMAGE, "detail": "low"},
+        {"type": "input_text", "text": "and this?"}]})
     return history
 
 
 def test_reseed_items_in_order_with_our_ids() -> None:
     seeded = build_conversation().reseed_items()
     assert seeded == [
-        {"type": "message", "id": "sys", "role": "system", "content": [{"type": "input_text", "text": "Be brief."}]},
+        {"type": "message", "id": "sys", "role": "system",
+         "content": [{"type": "input_text", "text": "Be brief."}]},
         {"type": "message", "id": "u1", "role": "user",
          "content": [{"type": "input_text", "text": "What's the weather?"}]},
-        {"type": "message", "id": "u2", "role": "user", "content": [{"type": "input_text", "text": "in Oslo please"}]},
+        {"type": "message", "id": "u2", "role": "user",
+         "content": [{"type": "input_text", "text": "in Oslo please"}]},
         {"type": "function_call", "id": "f1", "call_id": "call_1", "name": "get_weather",
          "arguments": '{"city": "Oslo"}'},
         {"type": "function_call_output", "call_id": "call_1", "output": '{"temp": 3}'},
@@ -510,7 +519,8 @@ def test_reseed_items_in_order_with_our_ids() -> None:
         {"type": "message", "id": "a1", "role": "assistant",
          "content": [{"type": "output_text", "text": "It is three"}]},
         {"type": "message", "id": "u4", "role": "user", "content": [
-            {"type": "input_image", "image_url": IMAGE, "detail": "low"}, {"type": "input_text", "text": "and this?"}]},
+            {"type": "input_image", "image_url": IMAGE, "detail": "low"},
+            {"type": "input_text", "text": "and this?"}]},
     ]
 
 

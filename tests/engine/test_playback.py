@@ -31,9 +31,11 @@ def test_tracker_accumulates_per_item_and_resets_on_new_item() -> None:
     tracker = PlaybackTracker()
     tracker.on_play_ms("a", 0, 20)
     tracker.on_play_ms("a", 0, 30.5)
-    assert tracker.get_state() == PlaybackState(current_item_id="a", current_item_content_index=0, elapsed_ms=50.5)
+    assert tracker.get_state() == PlaybackState(current_item_id="a", current_item_content_index=0,
+                                                elapsed_ms=50.5)
     tracker.on_play_ms("b", 0, 10)
-    assert tracker.get_state() == PlaybackState(current_item_id="b", current_item_content_index=0, elapsed_ms=10.0)
+    assert tracker.get_state() == PlaybackState(current_item_id="b", current_item_content_index=0,
+                                                elapsed_ms=10.0)
     tracker.on_play_ms("b", 1, 5)
     assert tracker.get_state().current_item_content_index == 1
     assert tracker.get_state().elapsed_ms == 5.0
@@ -59,7 +61,8 @@ def test_tracker_bytes_pcm16_by_default() -> None:
     assert tracker.audio_format == "pcm16"
 
 
-@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw", "audio/pcmu", "audio/pcma", {"type": "audio/pcmu"}])
+@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw", "audio/pcmu", "audio/pcma",
+                                 {"type": "audio/pcmu"}])
 def test_tracker_bytes_g711(fmt: object) -> None:
     tracker = PlaybackTracker()
     tracker.set_audio_format(fmt)
@@ -227,9 +230,10 @@ def test_tracker_wins_when_it_reports_this_item() -> None:
 
 
 def test_wall_clock_when_tracker_reports_another_item_or_nothing() -> None:
-    for tracker_state in (None, state("other", 10.0), state(None, None), state("a", None), state("a", 50.0, 1),
-                          state("a", math.nan)):
-        point = truncation_point(entry=entry(), tracker_state=tracker_state, now=100.4321, response_active=True)
+    for tracker_state in (None, state("other", 10.0), state(None, None), state("a", None),
+                          state("a", 50.0, 1), state("a", math.nan)):
+        point = truncation_point(entry=entry(), tracker_state=tracker_state, now=100.4321,
+                                 response_active=True)
         assert point == 432, tracker_state
 
 
@@ -262,13 +266,16 @@ def test_negative_and_zero_elapsed() -> None:
     # The clock went backwards (or audio arrived "after" now): nothing was heard.
     assert truncation_point(entry=entry(), tracker_state=None, now=99.0, response_active=False) == 0
     assert truncation_point(entry=entry(), tracker_state=None, now=100.0, response_active=False) == 0
-    assert truncation_point(entry=entry(), tracker_state=state("a", 0.0), now=500.0, response_active=False) == 0
-    assert truncation_point(entry=entry(), tracker_state=state("a", -20.0), now=500.0, response_active=True) == 0
+    assert truncation_point(entry=entry(), tracker_state=state("a", 0.0), now=500.0,
+                            response_active=False) == 0
+    assert truncation_point(entry=entry(), tracker_state=state("a", -20.0), now=500.0,
+                            response_active=True) == 0
 
 
 def test_no_audio_received() -> None:
-    assert truncation_point(entry=entry(received_ms=0.0), tracker_state=None, now=100.0, response_active=False) is None
-    assert truncation_point(entry=entry(received_ms=0.0), tracker_state=None, now=100.0, response_active=True) == 0
+    silent = entry(received_ms=0.0)
+    assert truncation_point(entry=silent, tracker_state=None, now=100.0, response_active=False) is None
+    assert truncation_point(entry=silent, tracker_state=None, now=100.0, response_active=True) == 0
 
 
 def test_ledger_and_tracker_together() -> None:
@@ -282,4 +289,6 @@ def test_ledger_and_tracker_together() -> None:
         tracker.on_play_bytes("a", 0, 160)
     current = ledger.current()
     assert current is not None and current.received_ms == pytest.approx(200.0)
-    assert truncation_point(entry=current, tracker_state=tracker.get_state(), now=60.0, response_active=False) == 60
+    # The app played 60 ms of 200 received; the wall clock (10 s) is ignored.
+    assert truncation_point(entry=current, tracker_state=tracker.get_state(), now=60.0,
+                            response_active=False) == 60
