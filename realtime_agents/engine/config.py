@@ -270,6 +270,16 @@ def turn_detection_interrupts(settings: ModelSettings) -> bool:
     return bool(detection.get("interrupt_response", True))
 
 
+def turn_detection_creates_responses(settings: ModelSettings) -> bool:
+    """Whether the server starts a response by itself when the user stops speaking."""
+    detection = settings.turn_detection
+    if detection is None:
+        return False
+    if isinstance(detection, Unset):
+        return True
+    return bool(detection.get("create_response", True))
+
+
 _RUN_CONFIG_NAMES = frozenset(
     {"ModelConfig", "ReconnectSettings", "RunConfig", "normalize_model_config",
      "normalize_run_config", "resolve_api_key"}

@@ -85,6 +85,9 @@ class InterruptionHandling(Reconnecting):
         if active is not None:
             await self._interrupt(reason="guardrail", force_cancel=True, response_id=active)
             self._muted_responses.add(active)
+        elif self._server_creates:
+            # Transcription finished before server VAD started its answer: cancel that one on arrival.
+            self._cancel_next_server_response = True
         names = ", ".join(r.name for r in results)
         guidance = " ".join(r.guardrail.message for r in results if r.guardrail.message) or (
             f"The user's last message was blocked by the guardrail(s) {names}. Do not act on it or repeat it; "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -11,6 +11,8 @@ logger = logging.getLogger("realtime_agents.engine.responses")
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 ACTIVE_RESPONSE_CODES = frozenset({"conversation_already_has_active_response", "bad_response_create"})
+# Our `response.create`s carry this metadata key so `response.created` tells ours from server VAD's.
+REQUEST_KEY = "ra_request"
 
 
 class ResponseSequencer:
@@ -24,17 +26,18 @@ class ResponseSequencer:
         self._send = send
         self._ids = itertools.count(1)
         self.active_response_id: str | None = None
-        self._in_flight_event_id: str | None = None
-        self._in_flight_payload: dict[str, Any] | None = None
+        # Sent `response.create`s not yet confirmed by `response.created`: event id -> payload.
+        self._awaiting: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self._auto_pending = False
         self._explicit: deque[dict[str, Any]] = deque()
         self._cancelled: set[str] = set()
+        self._paused = False
         self.responses_created = 0
 
     @property
     def busy(self) -> bool:
         """A response is running or a `response.create` awaits its `response.created`."""
-        return self.active_response_id is not None or self._in_flight_event_id is not None
+        return self.active_response_id is not None or bool(self._awaiting)
 
     @property
     def pending(self) -> bool:
@@ -50,7 +53,7 @@ class ResponseSequencer:
         await self._flush()
 
     async def _flush(self) -> None:
-        if self.busy:
+        if self.busy or self._paused:
             return
         if self._explicit:
             payload: dict[str, Any] | None = self._explicit.popleft()
@@ -60,16 +63,14 @@ class ResponseSequencer:
         else:
             return
         event_id = f"ra_response_create_{next(self._ids)}"
-        event: dict[str, Any] = {"type": "response.create", "event_id": event_id}
-        if payload:
-            event["response"] = payload
-        self._in_flight_event_id = event_id
-        self._in_flight_payload = payload
+        response = dict(payload or {})
+        response["metadata"] = {**(response.get("metadata") or {}), REQUEST_KEY: event_id}
+        self._awaiting[event_id] = payload
         try:
-            await self._send(event)
+            await self._send({"type": "response.create", "event_id": event_id, "response": response})
         except Exception:
             # Not sent: keep the request so a reconnect can replay it.
-            self._in_flight_event_id = None
+            self._awaiting.pop(event_id, None)
             self._requeue(payload)
             raise
 
@@ -79,12 +80,18 @@ class ResponseSequencer:
         else:
             self._auto_pending = True
 
-    def on_response_created(self, response_id: str | None) -> None:
-        """`response.created`: whoever asked, that response is now the active one."""
-        self._in_flight_event_id = None
-        self._in_flight_payload = None
-        self.active_response_id = response_id or "unknown"
+    def on_response_created(self, response: Mapping[str, Any]) -> bool:
+        """`response.created`: that response is now the active one; True when we asked for it."""
+        self.active_response_id = response.get("id") or "unknown"
         self.responses_created += 1
+        if "metadata" in response:
+            request = (response.get("metadata") or {}).get(REQUEST_KEY)
+            return request is not None and self._awaiting.pop(request, False) is not False
+        if self._awaiting:
+            # A server that does not echo metadata: assume the oldest request is the one answered.
+            self._awaiting.popitem(last=False)
+            return True
+        return False
 
     async def on_response_done(self, response_id: str | None) -> None:
         """`response.done`: the line is free; send what waits."""
@@ -95,14 +102,14 @@ class ResponseSequencer:
 
     async def on_error(self, error: Mapping[str, Any]) -> bool:
         """A server error: if it refused our `response.create`, retry after the active response."""
-        code = error.get("code")
-        if self._in_flight_event_id is None or code not in ACTIVE_RESPONSE_CODES:
+        if error.get("code") not in ACTIVE_RESPONSE_CODES:
             return False
-        if error.get("event_id") not in (None, self._in_flight_event_id):
-            return False
-        payload = self._in_flight_payload
-        self._in_flight_event_id = None
-        self._in_flight_payload = None
+        event_id = error.get("event_id")
+        if event_id not in self._awaiting:
+            if event_id is not None or not self._awaiting:
+                return False
+            event_id = next(iter(self._awaiting))
+        payload = self._awaiting.pop(event_id)
         # Re-ask rather than drop: a missed answer is dead air, a late one is only late.
         self._requeue(payload)
         logger.debug("response.create refused while a response runs; queued again")
@@ -119,13 +126,13 @@ class ResponseSequencer:
         return True
 
     def reset(self, *, keep_pending: bool = True) -> None:
-        """Forget the connection's responses (after a disconnect); pending requests survive."""
-        if self._in_flight_event_id is not None:
-            self._requeue(self._in_flight_payload)
+        """Forget the connection's responses after a disconnect; hold requests until `resume()`."""
+        for payload in reversed(self._awaiting.values()):
+            self._requeue(payload)
         was_active = self.active_response_id is not None
+        self._paused = True
         self.active_response_id = None
-        self._in_flight_event_id = None
-        self._in_flight_payload = None
+        self._awaiting.clear()
         self._cancelled.clear()
         if was_active and keep_pending:
             # The answer being spoken was lost with the connection: ask for it again.
@@ -136,4 +143,5 @@ class ResponseSequencer:
 
     async def resume(self) -> None:
         """Send what waits, after a reconnect restored the conversation."""
+        self._paused = False
         await self._flush()

@@ -152,6 +152,10 @@ class Session(ServerEventHandlers):
             self._closed = True
             self._queue.put_nowait(_END)
 
+    def emit_end(self) -> None:
+        """End iteration cleanly once the events already queued are read."""
+        self._queue.put_nowait(_END)
+
     def _fail(self, exception: BaseException) -> None:
         """End iteration with `exception` after the events already queued."""
         if self._exception is None:

@@ -26,6 +26,7 @@ from .events import (
 from .handoffs import Handoff, as_handoff
 from .interruptions import InterruptionHandling
 from .audio import normalize_audio_format
+from .config import turn_detection_creates_responses, turn_detection_interrupts
 from .model import ConnectionStatusEvent, ModelEvent, TransportErrorEvent
 
 if TYPE_CHECKING:
@@ -41,9 +42,11 @@ class ServerEventHandlers(InterruptionHandling):
 
     def _init_event_state(self) -> None:
         self._audio_seen = False
-        self._server_interrupts = True
-        self._server_creates = True
+        # From our own settings first: the server's session.updated may arrive after the first input.
+        self._server_interrupts = turn_detection_interrupts(self._base_settings)
+        self._server_creates = turn_detection_creates_responses(self._base_settings)
         self._muted_responses: set[str] = set()
+        self._cancel_next_server_response = False
         self._response_agents: dict[str, AgentSpec] = {}
         self._response_items: dict[str, list[str]] = {}
         self._clock = time.monotonic
@@ -77,25 +80,28 @@ class ServerEventHandlers(InterruptionHandling):
 
     async def on_event(self, event: ModelEvent) -> None:
         """Model listener entry point: route one event (hot path for audio deltas)."""
-        if type(event) is dict:
-            kind = event.get("type")
-            sync_handler = self._sync_handlers.get(kind)  # type: ignore[arg-type]
-            if sync_handler is not None:
-                sync_handler(event)
-            else:
+        if self._run_config.include_raw_events:
+            self.emit(RawModelEvent(data=event))
+        try:
+            if type(event) is dict:
+                kind = event.get("type")
+                sync_handler = self._sync_handlers.get(kind)  # type: ignore[arg-type]
+                if sync_handler is not None:
+                    sync_handler(event)
+                    return
                 async_handler = self._async_handlers.get(kind)  # type: ignore[arg-type]
                 if async_handler is not None:
                     await async_handler(event)
-            if self._run_config.include_raw_events:
-                self.emit(RawModelEvent(data=event))
-            return
-        if self._run_config.include_raw_events:
-            self.emit(RawModelEvent(data=event))
-        if isinstance(event, ConnectionStatusEvent) and event.status == "disconnected":
-            await self._on_disconnected(event)
-        elif isinstance(event, TransportErrorEvent):
-            self.emit(ErrorEvent(error={"code": "transport_error", "message": str(event.exception)}))
-            self._fail(event.exception)
+            elif isinstance(event, ConnectionStatusEvent) and event.status == "disconnected":
+                await self._on_disconnected(event)
+            elif isinstance(event, TransportErrorEvent):
+                self.emit(ErrorEvent(error={"code": "transport_error", "message": str(event.exception)}))
+                self._fail(event.exception)
+        except Exception as exc:  # noqa: BLE001 - the reader must outlive any one bad event
+            # A malformed server event must not kill the reader: report it and go on.
+            kind = event.get("type") if isinstance(event, dict) else type(event).__name__
+            logger.warning("could not handle %s: %s", kind, type(exc).__name__)
+            self.emit(ErrorEvent(error={"code": "invalid_server_event", "message": f"could not handle {kind}: {exc!r}"}))
 
     # -- audio and transcripts (hot path) ----------------------------------------------------
 
@@ -119,7 +125,7 @@ class ServerEventHandlers(InterruptionHandling):
         self._history.append_assistant_delta(item_id, delta, response_id=response_id, agent_name=agent.name)
         self.emit(TranscriptDeltaEvent(role="assistant", item_id=item_id, delta=delta, response_id=response_id))
         self._guardrails.on_assistant_text(agent, response_id=response_id, item_id=item_id,
-                                           length=len(self._history.assistant_text(item_id)))
+                                           length=self._history.assistant_text_length(item_id))
 
     def _on_user_delta(self, event: dict[str, Any]) -> None:
         self.emit(TranscriptDeltaEvent(role="user", item_id=event["item_id"], delta=event.get("delta", "")))
@@ -213,10 +219,17 @@ class ServerEventHandlers(InterruptionHandling):
     # -- responses ------------------------------------------------------------------------------
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
-        response_id = (event.get("response") or {}).get("id")
-        self._sequencer.on_response_created(response_id)
+        response = event.get("response") or {}
+        response_id = response.get("id")
+        ours = self._sequencer.on_response_created(response)
         self._response_agents[response_id or ""] = self._current_agent
         self.emit(AgentStartEvent(agent=self._current_agent, response_id=response_id))
+        if self._cancel_next_server_response and response_id:
+            self._cancel_next_server_response = False
+            if not ours:
+                # The server answered a turn an input guardrail blocked: that answer must not be heard.
+                self._muted_responses.add(response_id)
+                await self._sequencer.cancel(response_id)
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         response = event.get("response") or {}

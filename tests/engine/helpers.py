@@ -16,12 +16,10 @@ def runner_for(agent: AgentSpec, **config: Any) -> Runner:
 
 
 async def open_session(runner: Runner, server: Any, **model_config: Any) -> Session:
-    """Run and enter a session connected to the fake server."""
+    """A session for the fake server, not yet entered (use `async with session:`)."""
     model_config.setdefault("api_key", API_KEY)
     model_config.setdefault("url", server.url)
-    session = await runner.run(model_config=model_config)
-    await session.enter()
-    return session
+    return await runner.run(model_config=model_config)
 
 
 class EventReader:
@@ -62,3 +60,8 @@ class EventReader:
     def of_type(self, kind: str) -> list[Any]:
         """Every seen event of one type."""
         return [e for e in self.seen if e.type == kind]
+
+
+def server_events(server: Any) -> list[dict[str, Any]]:
+    """Every event the fake server sent, over all its connections."""
+    return [event for connection in server.connections for event in connection.server_events]
