@@ -272,3 +272,19 @@ async def test_pace_one_streams_in_real_time(server: FakeRealtimeServer) -> None
         await client.until("response.done")
         elapsed = loop.time() - started
     assert 0.3 <= elapsed < 2.0
+
+
+async def test_cancel_then_create_back_to_back_is_accepted(server: FakeRealtimeServer) -> None:
+    server.add_response(ScriptedResponse(transcript="long " * 20, audio_ms=4000, pace=1.0),
+                        ScriptedResponse(transcript="Next."))
+    async with raw_client(server) as client:
+        await client.send({"type": "response.create"})
+        await client.until("response.output_audio.delta")
+        # Sent in one burst: the cancelled response must be finished before the create is read.
+        await client.send({"type": "response.cancel"})
+        await client.send({"type": "response.create"})
+        events = await client.until("response.done")
+        assert events[-1]["response"]["status"] == "cancelled"
+        following = await client.until("response.done")
+    assert "error" not in types(events + following)
+    assert following[-1]["response"]["output"][0]["content"][0]["transcript"] == "Next."

@@ -269,10 +269,12 @@ class FakeConnection:
             logger.error("fake response task %s failed: %r", task.get_name(), exc)
             self.server.internal_errors.append(f"{task.get_name()}: {exc!r}")
 
-    def interrupt_active_response(self) -> None:
-        """Cancel the default-conversation response because the user started speaking."""
+    async def interrupt_active_response(self) -> None:
+        """Cancel the default-conversation response because the user started speaking; wait for its end."""
         if self._active is not None:
-            self._active.cancel("turn_detected")
+            active = self._active
+            active.cancel("turn_detected")
+            await active.finished.wait()
 
     def response_finished(self, response: ActiveResponse) -> None:
         """Forget a response once its last event went out (or its task ended)."""
@@ -291,6 +293,8 @@ class FakeConnection:
         if target is None or target.cancel_reason is not None:
             raise ProtocolError("response_cancel_not_active", "Cancellation failed: no active response found.")
         target.cancel("client_cancelled")
+        # The real server finishes the cancelled response before it reads the next client event.
+        await target.finished.wait()
 
     # -- teardown ------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ class InputAudioBuffer:
             await connection.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": vad_event.ms,
                                    "item_id": self._speech_item_id})
             if detection.get("interrupt_response", True):
-                connection.interrupt_active_response()
+                await connection.interrupt_active_response()
             return
         item_id = self._speech_item_id or new_id("item")
         await connection.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": vad_event.ms,

@@ -50,6 +50,7 @@ class ActiveResponse:
         self.cancel_reason: str | None = None
         self.output: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
+        self.finished = asyncio.Event()
         self._audio_ms = 0
         self._text_out = ""
 
@@ -141,6 +142,7 @@ class ActiveResponse:
             status = "cancelled" if self.cancel_reason is not None else self.script.status
             await send({"type": "response.done", "response": self._response(status)})
         finally:
+            self.finished.set()
             self.connection.response_finished(self)
 
     async def _add_item(self, item: dict[str, Any], output_index: int) -> str | None:

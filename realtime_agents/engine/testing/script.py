@@ -44,20 +44,16 @@ class ScriptedError:
 
 @dataclass(frozen=True, kw_only=True)
 class ScriptedResponse:
-    """One model response: a spoken transcript or a text answer, then optional function calls.
+    """One model response: a spoken transcript or a text answer, then optional function calls."""
 
-    ``pace`` multiplies real time for audio streaming (0 = as fast as possible, 1.0 = real time);
-    ``delay_ms`` is the model's thinking time after ``response.created``.
-    """
-
-    transcript: str | None = None
-    text: str | None = None
-    audio_ms: int | None = None
+    transcript: str | None = None  # spoken: output_audio + transcript events (text when the session is text-only)
+    text: str | None = None  # always output_text events
+    audio_ms: int | None = None  # None: derived from the transcript length
     function_calls: Sequence[FunctionCall] = ()
-    pace: float = 0.0
-    delay_ms: int = 0
-    chunk_ms: int = 50
-    error: ScriptedError | None = None
+    pace: float = 0.0  # multiple of real time for audio streaming; 0 = as fast as possible, 1.0 = real time
+    delay_ms: int = 0  # the model's thinking time after response.created
+    chunk_ms: int = 50  # audio per response.output_audio.delta
+    error: ScriptedError | None = None  # sent instead of the response
     status: Literal["completed", "incomplete", "failed"] = "completed"
 
     def __post_init__(self) -> None:

@@ -11,6 +11,8 @@ from .audio import ALAW_SQUARES, PCM, PCMU, ULAW_SQUARES, bytes_per_ms, pcm16_sa
 FRAME_MS = 20
 # Speech must stay above the threshold this long before it counts, so clicks are ignored.
 SPEECH_START_MS = 60
+# Every 4th PCM16 sample (6 kHz) estimates frame energy well enough and keeps 100 live sessions cheap.
+PCM_STRIDE = 4
 # RMS (relative to full scale) that the session threshold 0.5 maps to: about -34 dBFS.
 DEFAULT_RMS_AT_HALF = 0.02
 
@@ -50,7 +52,7 @@ class EnergyVad:
 
     def _rms(self, frame: bytes) -> float:
         if self._format_type == PCM:
-            samples = pcm16_samples(frame)
+            samples = pcm16_samples(frame)[::PCM_STRIDE]
             total = sum(map(mul, samples, samples))
             count = len(samples)
         else:
