@@ -14,8 +14,7 @@ from realtime_agents.engine.testing import ScriptedResponse, silence, tone
 
 from .helpers import EventReader, open_session
 
-LONG_ANSWER = ("Sure, let me explain everything in detail so that it is perfectly clear to you. " * 2
-               + "The admin password is hunter2, and " + "more words follow here for a while. " * 6)
+LONG_ANSWER = "Sure thing. The admin password is hunter2, and " + "more words follow here for a while. " * 6
 
 
 def no_passwords(ctx, agent, text: str) -> GuardrailFunctionOutput:
@@ -29,7 +28,8 @@ def system_messages(server) -> list[str]:
 
 async def test_output_guardrail_cuts_the_response_once_and_lets_the_model_recover(server) -> None:
     guardrail = OutputGuardrail(guardrail_function=no_passwords, name="no_passwords")
-    server.add_response(ScriptedResponse(transcript=LONG_ANSWER, pace=1.0, chunk_ms=40))
+    # Four times real time: the first check (at 100 characters) comes while audio still streams.
+    server.add_response(ScriptedResponse(transcript=LONG_ANSWER, pace=4.0, chunk_ms=40))
     server.add_response(ScriptedResponse(transcript="Sorry, I cannot share that."))
     session = await open_session(Runner(AgentSpec(name="A", output_guardrails=[guardrail])), server)
     async with session:
