@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints, overload
 
 import pydantic
 
@@ -63,8 +63,16 @@ class FunctionTool:
     def __post_init__(self) -> None:
         if not TOOL_NAME_PATTERN.match(self.name):
             raise ToolDefinitionError(f"tool name {self.name!r} must match {TOOL_NAME_PATTERN.pattern}")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not self.timeout > 0:
             raise ToolDefinitionError(f"tool {self.name!r}: timeout must be positive, got {self.timeout}")
+        if not isinstance(self.description, str):
+            raise ToolDefinitionError(f"tool {self.name!r}: description must be a string")
+        if not isinstance(self.params_json_schema, dict) or self.params_json_schema.get("type") != "object":
+            raise ToolDefinitionError(f"tool {self.name!r}: params_json_schema must be a JSON Schema object")
+        if not callable(self.on_invoke_tool):
+            raise ToolDefinitionError(f"tool {self.name!r}: on_invoke_tool must be callable")
+        if not (isinstance(self.needs_approval, bool) or callable(self.needs_approval)):
+            raise ToolDefinitionError(f"tool {self.name!r}: needs_approval must be a bool or a predicate")
 
     def to_session_tool(self) -> dict[str, Any]:
         """The GA `session.tools` entry for this tool."""
@@ -104,17 +112,25 @@ def _docstring_parts(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     summary_lines: list[str] = []
     params: dict[str, str] = {}
     section = "summary"
+    current: str | None = None
+    current_indent = 0
     for raw in doc.splitlines():
         line = raw.strip()
+        indent = len(raw) - len(raw.lstrip())
         if line.lower() in ("args:", "arguments:", "parameters:", "params:"):
-            section = "args"
+            section, current = "args", None
             continue
-        if line.lower() in ("returns:", "raises:", "yields:", "example:", "examples:"):
-            section = "other"
+        if line.lower() in ("returns:", "raises:", "yields:", "example:", "examples:", "note:", "notes:"):
+            section, current = "other", None
             continue
-        sphinx = re.match(r"^:param\s+(\w+):\s*(.*)$", line)
+        sphinx = re.match(r"^:param\s+(?:[^:]*\s)?(\w+):\s*(.*)$", line)
         if sphinx:
             params[sphinx.group(1)] = sphinx.group(2)
+            section, current = "other", None
+            continue
+        if line.startswith(":"):
+            # Other Sphinx fields (:type:, :returns:) never belong to the summary.
+            section, current = "other", None
             continue
         if section == "summary":
             if not line and summary_lines:
@@ -123,33 +139,44 @@ def _docstring_parts(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
                 summary_lines.append(line)
         elif section == "args":
             match = re.match(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
-            if match:
-                params[match.group(1)] = match.group(2)
+            if current is not None and line and indent > current_indent:
+                # A deeper-indented line continues the previous parameter's description.
+                params[current] = f"{params[current]} {line}".strip()
+            elif match:
+                current, current_indent = match.group(1), indent
+                params[current] = match.group(2)
     return " ".join(summary_lines), params
 
 
-def _is_context_parameter(param: inspect.Parameter, hints: dict[str, Any]) -> bool:
-    """A first parameter typed as ToolContext (or RunContext) receives the context, not an argument."""
+ContextKind = Literal["tool", "run"]
+
+
+def _context_kind(param: inspect.Parameter, hints: dict[str, Any]) -> ContextKind | None:
+    """Whether a parameter is typed as ToolContext or RunContext (and so receives the context)."""
     hint = hints.get(param.name)
     name = getattr(hint, "__name__", "") if hint is not None else ""
-    return name in ("ToolContext", "RunContext")
+    if name == "ToolContext":
+        return "tool"
+    if name == "RunContext":
+        return "run"
+    return None
 
 
-def _strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Close every object (no extra keys), as the Realtime API's strict function schemas expect."""
     if schema.get("type") == "object" or "properties" in schema:
         schema.setdefault("additionalProperties", False)
     for key in ("properties", "$defs", "definitions"):
         for sub in schema.get(key, {}).values():
             if isinstance(sub, dict):
-                _strict_schema(sub)
+                strict_schema(sub)
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
-            _strict_schema(schema[key])
-    for key in ("anyOf", "oneOf", "allOf"):
+            strict_schema(schema[key])
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
         for sub in schema.get(key, []):
             if isinstance(sub, dict):
-                _strict_schema(sub)
+                strict_schema(sub)
     return schema
 
 
@@ -158,58 +185,102 @@ class _SignatureModel:
     """The pydantic model that validates a function's arguments, and how to call the function."""
 
     model: type[pydantic.BaseModel]
-    takes_context: bool
-    parameter_names: tuple[str, ...]
+    context: ContextKind | None
+    # (pydantic field name, the function's parameter name); fields are aliased so any name works.
+    parameters: tuple[tuple[str, str], ...]
+
+
+def _hints_target(func: Callable[..., Any]) -> Any:
+    """The object whose annotations describe `func`'s parameters (partials and callables unwrapped)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    if inspect.isroutine(func):
+        return func
+    if inspect.isclass(func):
+        return func.__init__
+    return type(func).__call__
 
 
 def _signature_model(func: Callable[..., Any], tool_name: str, param_docs: dict[str, str]) -> _SignatureModel:
-    signature = inspect.signature(func)
     try:
-        hints = get_type_hints(func)
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise ToolDefinitionError(f"tool {tool_name!r}: cannot read the function's signature: {exc}") from exc
+    try:
+        hints = get_type_hints(_hints_target(func))
     except (NameError, TypeError) as exc:
         raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from exc
     params = list(signature.parameters.values())
-    takes_context = bool(params) and _is_context_parameter(params[0], hints)
-    if takes_context:
+    context = _context_kind(params[0], hints) if params else None
+    if context is not None:
         params = params[1:]
     fields: dict[str, Any] = {}
-    for param in params:
+    names: list[tuple[str, str]] = []
+    for index, param in enumerate(params):
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise ToolDefinitionError(f"tool {tool_name!r}: *args/**kwargs parameters are not supported")
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: positional-only parameter {param.name!r} is not supported"
+            )
+        if _context_kind(param, hints) is not None:
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: the context parameter {param.name!r} must come first"
+            )
         annotation = hints.get(param.name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, pydantic.Field(default, description=param_docs.get(param.name)))
-    model = pydantic.create_model(
-        f"{tool_name}_arguments",
-        __config__=pydantic.ConfigDict(extra="forbid"),
-        **fields,
-    )
-    return _SignatureModel(model=model, takes_context=takes_context, parameter_names=tuple(fields))
+        field_name = f"p{index}"
+        fields[field_name] = (
+            annotation,
+            pydantic.Field(default, alias=param.name, description=param_docs.get(param.name)),
+        )
+        names.append((field_name, param.name))
+    try:
+        model = pydantic.create_model(
+            f"{tool_name}_arguments",
+            __config__=pydantic.ConfigDict(extra="forbid", populate_by_name=False),
+            **fields,
+        )
+        model.model_json_schema()
+    except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema) as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ToolDefinitionError(f"tool {tool_name!r}: unsupported parameter type: {first_line}") from exc
+    return _SignatureModel(model=model, context=context, parameters=tuple(names))
 
 
-def _format_validation_error(exc: pydantic.ValidationError) -> str:
+def format_validation_error(exc: pydantic.ValidationError, what: str = "arguments") -> str:
+    """One line naming each bad argument and what is wrong with it."""
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
         problems.append(f"{where}: {error['msg']}")
-    return "invalid arguments: " + "; ".join(problems)
+    return f"invalid {what}: " + "; ".join(problems)
 
 
 def _make_invoker(func: Callable[..., Any], signature_model: _SignatureModel) -> ToolInvoker:
-    is_async = inspect.iscoroutinefunction(func)
+    call_method = None if inspect.isroutine(func) else getattr(type(func), "__call__", None)
+    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call_method)
 
     async def invoke(ctx: ToolContext, arguments: str) -> Any:
         raw = parse_arguments(arguments)
         try:
             validated = signature_model.model.model_validate(raw)
         except pydantic.ValidationError as exc:
-            raise ToolArgumentsError(_format_validation_error(exc)) from exc
-        kwargs = {name: getattr(validated, name) for name in signature_model.parameter_names}
-        args: tuple[Any, ...] = (ctx,) if signature_model.takes_context else ()
+            raise ToolArgumentsError(format_validation_error(exc)) from exc
+        kwargs = {param: getattr(validated, field_name) for field_name, param in signature_model.parameters}
+        args: tuple[Any, ...] = ()
+        if signature_model.context == "tool":
+            args = (ctx,)
+        elif signature_model.context == "run":
+            args = (ctx.run_context,)
         if is_async:
             return await func(*args, **kwargs)
         # Sync tools run in a thread so a slow one never stalls the session's event loop.
-        return await asyncio.to_thread(functools.partial(func, *args, **kwargs))
+        result = await asyncio.to_thread(functools.partial(func, *args, **kwargs))
+        if inspect.isawaitable(result):
+            # A sync wrapper around async code (a decorator, a partial) hands back a coroutine.
+            result = await result
+        return result
 
     return invoke
 
@@ -244,10 +315,14 @@ def function_tool(
     """Turn a typed function (sync or async) into a FunctionTool; usable bare or with options."""
 
     def build(target: Callable[..., Any]) -> FunctionTool:
-        name = name_override or target.__name__
+        if not callable(target):
+            raise ToolDefinitionError(f"function_tool needs a callable, got {type(target).__name__}")
+        name = name_override if name_override is not None else getattr(target, "__name__", None)
+        if name is None:
+            raise ToolDefinitionError(f"{target!r} has no __name__: pass name_override=")
         summary, param_docs = _docstring_parts(target)
         signature_model = _signature_model(target, name, param_docs)
-        schema = _strict_schema(signature_model.model.model_json_schema())
+        schema = strict_schema(signature_model.model.model_json_schema())
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             prop.pop("title", None)
@@ -266,15 +341,23 @@ def function_tool(
     return build
 
 
+def _json_default(value: Any) -> Any:
+    """json.dumps fallback: models and dataclasses as objects, sets as lists, anything else as str."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Shallow on purpose: json.dumps recurses, and asdict's deep copy fails on locks and sockets.
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
 def serialize_tool_output(output: Any) -> str:
     """Render a tool's return value as the string sent to the model."""
     if isinstance(output, str):
         return output
-    if isinstance(output, pydantic.BaseModel):
-        return output.model_dump_json()
-    if dataclasses.is_dataclass(output) and not isinstance(output, type):
-        output = dataclasses.asdict(output)
     try:
-        return json.dumps(output, ensure_ascii=False, default=str)
+        return json.dumps(output, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError):
         return str(output)
