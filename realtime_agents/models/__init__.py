@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from .agents import Agent, Handoff
 from .channels import Channel
+from .conversations import Conversation, ConversationEvent, ToolRun, TranscriptItem
 from .tools import Guardrail, Tool
 
-__all__ = ["Agent", "Channel", "Guardrail", "Handoff", "Tool"]
+__all__ = [
+    "Agent",
+    "Channel",
+    "Conversation",
+    "ConversationEvent",
+    "Guardrail",
+    "Handoff",
+    "Tool",
+    "ToolRun",
+    "TranscriptItem",
+]
