@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from .agent import AgentSpec, RunContext
@@ -19,7 +19,7 @@ class GuardrailFunctionOutput:
 
 
 GuardrailFunction = Callable[
-    ["RunContext", "AgentSpec", str], Union[GuardrailFunctionOutput, Awaitable[GuardrailFunctionOutput]]
+    ["RunContext", "AgentSpec", str], GuardrailFunctionOutput | Awaitable[GuardrailFunctionOutput]
 ]
 
 
@@ -49,6 +49,15 @@ class _Guardrail:
     name: str | None = None
     message: str | None = None
 
+    def __post_init__(self) -> None:
+        if not callable(self.guardrail_function):
+            got = type(self.guardrail_function).__name__
+            raise TypeError(f"guardrail_function must be callable, got {got}")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()):
+            raise TypeError("a guardrail name must be a non-empty string")
+        if self.message is not None and not isinstance(self.message, str):
+            raise TypeError(f"guardrail {self.get_name()!r}: message must be a string")
+
     def get_name(self) -> str:
         """The configured name, else the function's name."""
         return self.name or getattr(self.guardrail_function, "__name__", "guardrail")
@@ -61,7 +70,10 @@ class _Guardrail:
         if isinstance(result, bool):
             result = GuardrailFunctionOutput(tripwire_triggered=result)
         if not isinstance(result, GuardrailFunctionOutput):
-            raise TypeError(f"guardrail {self.get_name()!r} returned {type(result).__name__}")
+            raise TypeError(
+                f"guardrail {self.get_name()!r} returned {type(result).__name__}, "
+                "expected GuardrailFunctionOutput or bool"
+            )
         return result
 
 
@@ -70,6 +82,14 @@ class OutputGuardrail(_Guardrail):
     """Checks the assistant's transcript as it streams, every `debounce_text_length` characters."""
 
     debounce_text_length: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        length = self.debounce_text_length
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length <= 0):
+            raise TypeError(
+                f"guardrail {self.get_name()!r}: debounce_text_length must be a positive int, got {length!r}"
+            )
 
     async def run(self, run_context: RunContext, agent: AgentSpec, text: str) -> GuardrailResult:
         """Check `text` and wrap the verdict."""
