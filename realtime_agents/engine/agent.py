@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .usage import Usage
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .handoffs import Handoff
     from .tools import FunctionTool
 
-InstructionsFunction = Callable[["RunContext", "AgentSpec"], Union[str, Awaitable[str]]]
+InstructionsFunction = Callable[["RunContext", "AgentSpec"], str | Awaitable[str]]
 
 
 @dataclass(kw_only=True)
@@ -42,12 +42,36 @@ class AgentSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise TypeError("an agent needs a non-empty name")
-        if self.instructions is not None and not (isinstance(self.instructions, str) or callable(self.instructions)):
+        instructions = self.instructions
+        if instructions is not None and not (isinstance(instructions, str) or callable(instructions)):
             raise TypeError(f"agent {self.name!r}: instructions must be a string or a callable")
-        for attribute in ("tools", "handoffs", "output_guardrails", "input_guardrails"):
+        # Imported here: those modules import this one.
+        from .guardrails import InputGuardrail, OutputGuardrail
+        from .handoffs import Handoff
+        from .tools import FunctionTool
+
+        expected: dict[str, tuple[type, ...]] = {
+            "tools": (FunctionTool,),
+            "handoffs": (AgentSpec, Handoff),
+            "output_guardrails": (OutputGuardrail,),
+            "input_guardrails": (InputGuardrail,),
+        }
+        for attribute, kinds in expected.items():
             value = getattr(self, attribute)
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+                got = type(value).__name__
+                raise TypeError(f"agent {self.name!r}: {attribute} must be a list, got {got}")
             if not isinstance(value, list):
-                setattr(self, attribute, list(value))
+                value = list(value)
+                setattr(self, attribute, value)
+            for item in value:
+                if not isinstance(item, kinds):
+                    wanted = " or ".join(kind.__name__ for kind in kinds)
+                    forgot_decorator = attribute == "tools" and callable(item)
+                    hint = " (decorate it with @function_tool)" if forgot_decorator else ""
+                    raise TypeError(
+                        f"agent {self.name!r}: {attribute} holds a {type(item).__name__}, not {wanted}{hint}"
+                    )
 
     def __repr__(self) -> str:
         return f"AgentSpec(name={self.name!r})"
@@ -64,5 +88,6 @@ class AgentSpec:
         if inspect.isawaitable(result):
             result = await result
         if not isinstance(result, str):
-            raise TypeError(f"agent {self.name!r}: instructions callable returned {type(result).__name__}, not str")
+            got = type(result).__name__
+            raise TypeError(f"agent {self.name!r}: instructions callable returned {got}, not str")
         return result
