@@ -1,4 +1,4 @@
-"""Test audio for the fake Realtime server: tones, silence, G.711 tables and pre-encoded output chunks."""
+"""Test audio for the fake Realtime server: tones, silence, G.711 energy tables, pre-encoded output chunks."""
 from __future__ import annotations
 
 import base64
@@ -6,6 +6,8 @@ import functools
 import math
 import sys
 from array import array
+
+from ..audio import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 PCM = "audio/pcm"
 PCMU = "audio/pcmu"
@@ -35,62 +37,6 @@ def _check_format(format_type: str) -> None:
         raise ValueError(f"unknown audio format {format_type!r}; expected one of {', '.join(FORMAT_TYPES)}")
 
 
-def _ulaw_encode(sample: int) -> int:
-    sign = 0
-    if sample < 0:
-        sample, sign = -sample, 0x80
-    sample = min(sample, 32635) + 0x84
-    exponent = 7
-    mask = 0x4000
-    while exponent > 0 and not sample & mask:
-        exponent -= 1
-        mask >>= 1
-    mantissa = (sample >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def _ulaw_decode(byte: int) -> int:
-    byte = ~byte & 0xFF
-    exponent = (byte >> 4) & 0x07
-    magnitude = ((((byte & 0x0F) << 3) + 0x84) << exponent) - 0x84
-    return -magnitude if byte & 0x80 else magnitude
-
-
-_ALAW_SEGMENT_ENDS = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
-
-
-def _alaw_encode(sample: int) -> int:
-    sample >>= 3
-    if sample >= 0:
-        toggle = 0xD5
-    else:
-        toggle = 0x55
-        sample = -sample - 1
-    segment = next((i for i, end in enumerate(_ALAW_SEGMENT_ENDS) if sample <= end), 8)
-    if segment >= 8:
-        return 0x7F ^ toggle
-    shift = 1 if segment < 2 else segment
-    return ((segment << 4) | ((sample >> shift) & 0x0F)) ^ toggle
-
-
-def _alaw_decode(byte: int) -> int:
-    byte ^= 0x55
-    magnitude = (byte & 0x0F) << 4
-    segment = (byte & 0x70) >> 4
-    if segment == 0:
-        magnitude += 8
-    else:
-        magnitude = (magnitude + 0x108) << (segment - 1)
-    return magnitude if byte & 0x80 else -magnitude
-
-
-ULAW_DECODE = tuple(_ulaw_decode(b) for b in range(256))
-ALAW_DECODE = tuple(_alaw_decode(b) for b in range(256))
-# Squared sample values per G.711 byte let the VAD sum energy without decoding to an array.
-ULAW_SQUARES = tuple(v * v for v in ULAW_DECODE)
-ALAW_SQUARES = tuple(v * v for v in ALAW_DECODE)
-
-
 def _pcm16_bytes(samples: array) -> bytes:
     if sys.byteorder == "big":
         samples = array("h", samples)
@@ -106,6 +52,14 @@ def pcm16_samples(data: bytes) -> array:
     return samples
 
 
+_ALL_BYTES = bytes(range(256))
+ULAW_DECODE = tuple(pcm16_samples(ulaw_decode(_ALL_BYTES)))
+ALAW_DECODE = tuple(pcm16_samples(alaw_decode(_ALL_BYTES)))
+# Squared sample values per G.711 byte let the VAD sum energy without decoding to an array.
+ULAW_SQUARES = tuple(v * v for v in ULAW_DECODE)
+ALAW_SQUARES = tuple(v * v for v in ALAW_DECODE)
+
+
 def _sine(rate: int, ms: int, frequency: float, amplitude: float) -> array:
     count = rate * ms // 1000
     peak = amplitude * 32767
@@ -114,10 +68,10 @@ def _sine(rate: int, ms: int, frequency: float, amplitude: float) -> array:
 
 
 def _encode(samples: array, format_type: str) -> bytes:
+    pcm = _pcm16_bytes(samples)
     if format_type == PCM:
-        return _pcm16_bytes(samples)
-    encoder = _ulaw_encode if format_type == PCMU else _alaw_encode
-    return bytes(encoder(s) for s in samples)
+        return pcm
+    return ulaw_encode(pcm) if format_type == PCMU else alaw_encode(pcm)
 
 
 def tone(ms: int, *, format_type: str = PCM, frequency: float = 440.0, amplitude: float = 0.3) -> bytes:
