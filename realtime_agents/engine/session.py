@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -312,10 +313,15 @@ class Session(ServerEventHandlers):
         item = self._history.set_tool_output(call_id, output)
         if item is not None:
             self.emit(HistoryUpdatedEvent(history=self._history.items(), item=item))
-        await self._send({"type": "conversation.item.create",
-                          "item": {"type": "function_call_output", "call_id": call_id, "output": output}})
-        if start_response:
-            await self._sequencer.request()
+        try:
+            await self._send({"type": "conversation.item.create",
+                              "item": {"type": "function_call_output", "call_id": call_id, "output": output}})
+        finally:
+            if start_response and not self._closing:
+                # Even when the send failed (connection lost), the answer is owed: the request waits
+                # in the sequencer and goes out once a reconnect has re-seeded the output.
+                with contextlib.suppress(TransportError):
+                    await self._sequencer.request()
 
     def assistant_text(self, item_id: str) -> str:
         """The assistant's text so far for an item (guardrails read it)."""

@@ -137,3 +137,14 @@ async def test_push_to_talk_commit_asks_for_a_response(server) -> None:
         await reader.until("agent_end")
     user = next(i for i in session.history if i.role == "user")
     assert user.text == "hello there"
+
+
+async def test_without_a_tracker_truncation_uses_the_wall_clock(server) -> None:
+    async with speak_while_answering(server, VAD) as (reader, session):
+        truncate = (await server.wait_for_client_event("conversation.item.truncate", timeout=5))[0]
+        first_audio = reader.of_type("audio")[0]
+    received_ms = sum(len(e.data) for e in reader.of_type("audio") if e.item_id == truncate["item_id"]) // 48
+    # Playback is assumed to start with the first delta in real time: some audio was heard,
+    # and never more than was received.
+    assert 0 < truncate["audio_end_ms"] <= received_ms
+    assert truncate["item_id"] == first_audio.item_id

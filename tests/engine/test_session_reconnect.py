@@ -96,3 +96,32 @@ async def test_audio_sent_while_reconnecting_is_dropped_not_raised(server) -> No
         await server.wait_for_client_event("response.create", timeout=5)
     texts = [e["item"]["content"][0].get("text") for e in second.client_events if e["type"] == "conversation.item.create"]
     assert texts == ["typed while offline"]
+
+
+async def test_a_tool_finishing_while_disconnected_runs_once_and_its_output_arrives_once(server) -> None:
+    runs: list[str] = []
+    dropped = asyncio.Event()
+
+    @function_tool
+    async def slow_lookup() -> str:
+        """Look something up slowly."""
+        runs.append("run")
+        await server.drop_connection()
+        dropped.set()
+        return "found it"
+
+    server.add_response(ScriptedResponse(function_calls=[FunctionCall(name="slow_lookup", call_id="s1")]))
+    server.add_response(ScriptedResponse(transcript="Here is what I found."))
+    session = await open_session(Runner(AgentSpec(name="A", tools=[slow_lookup]), config=FAST_RECONNECT), server)
+    async with session:
+        reader = EventReader(session)
+        await session.send_message("look it up")
+        await reader.until(lambda e: e.type == "reconnect" and e.status == "reconnected")
+        second = await server.wait_for_connection(count=2)
+        await reader.until(lambda e: e.type == "agent_end" and e.status == "completed"
+                           and len(reader.of_type("agent_start")) >= 2, timeout=10)
+    assert runs == ["run"]
+    outputs = [e["item"] for conn in server.all_connections for e in conn.client_events
+               if e["type"] == "conversation.item.create" and e["item"].get("type") == "function_call_output"]
+    assert [o["output"] for o in outputs] == ["found it"]
+    assert "response.create" in [e["type"] for e in second.client_events]
