@@ -57,9 +57,9 @@ def scope_header(scope: Mapping[str, Any], name: str) -> str | None:
 
 
 def client_ip(scope: Mapping[str, Any]) -> str:
-    """The peer address ASGI reports (proxies must set it, e.g. Daphne --proxy-headers)."""
+    """The peer address ASGI reports, "" when unknown (behind a proxy: Daphne --proxy-headers)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return str(client[0]) if client and client[0] else ""
 
 
 def allow_missing_origin() -> bool:
