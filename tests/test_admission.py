@@ -23,6 +23,7 @@ from realtime_agents.engine import AgentSpec
 from realtime_agents.engine.openai_realtime import OpenAIRealtimeModel
 from realtime_agents.specs import LoadedChannel
 from realtime_agents.transports import TransportUnavailable, browser_model_settings, choose_transport
+from tests.rows import close_db_threads  # noqa: F401  (fixture)
 
 HOSTS = ["testserver", ".example.org"]
 
@@ -114,6 +115,8 @@ def test_scope_helpers() -> None:
 # -- limits ----------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_per_ip_limit_counts_reservations_and_release_frees_them() -> None:
     slots = SessionSlots()
     with override_settings(REALTIME_AGENTS={"MAX_SESSIONS_PER_IP": 2}):
@@ -135,6 +138,8 @@ async def test_per_ip_limit_counts_reservations_and_release_frees_them() -> None
     assert slots.by_ip["10.0.0.9"] == 0
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_per_channel_limit_uses_the_channel_maximum() -> None:
     slots = SessionSlots()
     channel = loaded(max_concurrent_sessions=2)
@@ -148,6 +153,8 @@ async def test_per_channel_limit_uses_the_channel_maximum() -> None:
         reservation.release()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_db_threads")
 async def test_racing_connects_cannot_both_take_the_last_slot() -> None:
     slots = SessionSlots()
     channel = loaded(max_concurrent_sessions=1)
