@@ -13,6 +13,10 @@ Sender = Callable[[dict[str, Any]], Awaitable[None]]
 ACTIVE_RESPONSE_CODES = frozenset({"conversation_already_has_active_response", "bad_response_create"})
 # Our `response.create`s carry this metadata key so `response.created` tells ours from server VAD's.
 REQUEST_KEY = "ra_request"
+# The active response's id when `response.created` carried none.
+UNKNOWN_RESPONSE = "unknown"
+# How many requests matched to a response by assumption (no metadata echo) stay open to a late refusal.
+ASSUMED_KEPT = 8
 
 
 class ResponseSequencer:
@@ -28,6 +32,8 @@ class ResponseSequencer:
         self.active_response_id: str | None = None
         # Sent `response.create`s not yet confirmed by `response.created`: event id -> payload.
         self._awaiting: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        # Requests taken as answered without proof (server echoed no metadata); a refusal may still come.
+        self._assumed: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self._auto_pending = False
         self._explicit: deque[dict[str, Any]] = deque()
         self._cancelled: set[str] = set()
@@ -82,14 +88,17 @@ class ResponseSequencer:
 
     def on_response_created(self, response: Mapping[str, Any]) -> bool:
         """`response.created`: that response is now the active one; True when we asked for it."""
-        self.active_response_id = response.get("id") or "unknown"
+        self.active_response_id = response.get("id") or UNKNOWN_RESPONSE
         self.responses_created += 1
         if "metadata" in response:
             request = (response.get("metadata") or {}).get(REQUEST_KEY)
             return request is not None and self._awaiting.pop(request, False) is not False
         if self._awaiting:
             # A server that does not echo metadata: assume the oldest request is the one answered.
-            self._awaiting.popitem(last=False)
+            event_id, payload = self._awaiting.popitem(last=False)
+            self._assumed[event_id] = payload
+            while len(self._assumed) > ASSUMED_KEPT:
+                self._assumed.popitem(last=False)
             return True
         return False
 
@@ -105,15 +114,20 @@ class ResponseSequencer:
         if error.get("code") not in ACTIVE_RESPONSE_CODES:
             return False
         event_id = error.get("event_id")
-        if event_id not in self._awaiting:
-            if event_id is not None or not self._awaiting:
-                return False
-            event_id = next(iter(self._awaiting))
-        payload = self._awaiting.pop(event_id)
-        # Re-ask rather than drop: a missed answer is dead air, a late one is only late.
+        if event_id is not None and event_id in self._assumed:
+            # We took a server-started response for this request's answer; it was not.
+            payload = self._assumed.pop(event_id)
+        elif event_id in self._awaiting:
+            payload = self._awaiting.pop(event_id)
+        elif event_id is None and self._awaiting:
+            payload = self._awaiting.pop(next(iter(self._awaiting)))
+        else:
+            return False
+        # Re-ask rather than drop: a missed answer is dead air, a late one is only late. The retry
+        # waits for the next `response.done` (the server says a response runs) rather than being
+        # sent now, which could ping-pong with the server while we know of no active response.
         self._requeue(payload)
         logger.debug("response.create refused while a response runs; queued again")
-        await self._flush()
         return True
 
     async def cancel(self, response_id: str | None = None) -> bool:
@@ -122,7 +136,11 @@ class ResponseSequencer:
         if target is None or target in self._cancelled or target != self.active_response_id:
             return False
         self._cancelled.add(target)
-        await self._send({"type": "response.cancel", "response_id": target})
+        event: dict[str, Any] = {"type": "response.cancel"}
+        if target != UNKNOWN_RESPONSE:
+            event["response_id"] = target
+        # Without an id the server cancels its active response, which is the one we mean.
+        await self._send(event)
         return True
 
     def reset(self, *, keep_pending: bool = True) -> None:
@@ -133,6 +151,7 @@ class ResponseSequencer:
         self._paused = True
         self.active_response_id = None
         self._awaiting.clear()
+        self._assumed.clear()
         self._cancelled.clear()
         if was_active and keep_pending:
             # The answer being spoken was lost with the connection: ask for it again.
