@@ -1,0 +1,1 @@
+"""Helpers of the conversation recorder: event tracking (pure) and database writing."""
