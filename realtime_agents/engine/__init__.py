@@ -42,7 +42,8 @@ from .guardrails import (
 from .handoffs import Handoff, realtime_handoff
 from .items import HistoryItem, MessageItem, ToolCallItem
 from .model import Model, ModelListener, TransportError
-from .openai_realtime import OpenAIRealtimeModel
+from .inputs import UserInputImage, UserInputMessage, UserInputText
+from .openai_realtime import OpenAIRealtimeModel, OpenAIRealtimeSIPModel
 from .playback import PlaybackTracker
 from .runner import Runner
 from .session import Session, SessionError
@@ -56,6 +57,7 @@ RealtimeSession = Session
 RealtimePlaybackTracker = PlaybackTracker
 OpenAIRealtimeWebSocketModel = OpenAIRealtimeModel
 RealtimeModel = Model
+RealtimeUserInputMessage = UserInputMessage
 
 __all__ = [
     "AgentEndEvent", "AgentSpec", "AgentStartEvent", "AudioEndEvent", "AudioEvent", "AudioInterruptedEvent",
@@ -63,10 +65,10 @@ __all__ = [
     "GuardrailTrippedEvent", "Handoff", "HandoffEvent", "HistoryAddedEvent", "HistoryItem", "HistoryUpdatedEvent",
     "InputAudioTimeoutTriggeredEvent", "InputGuardrail", "MessageItem", "Model", "ModelConfig", "ModelListener",
     "ModelSettings", "OpenAIRealtimeModel", "OpenAIRealtimeWebSocketModel", "OutputGuardrail", "PlaybackTracker",
-    "RawModelEvent", "RealtimeAgent", "RealtimeModel", "RealtimePlaybackTracker", "RealtimeRunner",
+    "RawModelEvent", "RealtimeAgent", "RealtimeModel", "RealtimeUserInputMessage", "RealtimePlaybackTracker", "RealtimeRunner",
     "RealtimeSession", "ReconnectEvent", "RunConfig", "RunContext", "Runner", "Session", "SessionError",
     "SessionEvent", "SpeechStartedEvent", "SpeechStoppedEvent", "ToolApprovalRequiredEvent", "ToolArgumentsError",
     "ToolCallItem", "ToolContext", "ToolEndEvent", "ToolStartEvent", "TranscriptDeltaEvent", "TranscriptDoneEvent",
-    "TransportError", "Usage", "UsageEvent", "function_tool", "input_guardrail", "output_guardrail",
+    "TransportError", "Usage", "UsageEvent", "UserInputImage", "UserInputMessage", "UserInputText", "function_tool", "input_guardrail", "output_guardrail",
     "realtime_handoff",
 ]

@@ -164,3 +164,13 @@ class OpenAIRealtimeModel(Model):
                 await reader
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the reader's end is not ours to report
                 pass
+
+
+class OpenAIRealtimeSIPModel(OpenAIRealtimeModel):
+    """Attach to a SIP call answered by the Realtime API: `model_config` must carry a `call_id`."""
+
+    async def connect(self, config: ModelConfig, *, model_name: str | None = None) -> None:
+        """Refuse to connect without a `call_id`, then attach like the WebSocket model."""
+        if not config.call_id:
+            raise TransportError("OpenAIRealtimeSIPModel needs model_config['call_id'] (from the call webhook)")
+        await super().connect(config, model_name=None)
