@@ -43,8 +43,10 @@ POLICY_REJECTION = "Tool calls that need approval cannot be approved on this cha
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """`ws/realtime/<slug>/`: one engine session per browser connection (docs/protocol.md)."""
 
-    #: The engine's reconnect policy for upstream drops (`as_asgi(reconnect=...)`); None: the engine default.
-    reconnect: Any = None
+    def __init__(self, *args: Any, reconnect: Any = None, **kwargs: Any) -> None:
+        """`reconnect`: the engine's policy for upstream drops (`as_asgi(reconnect=False)`); None: its default."""
+        super().__init__(*args, **kwargs)
+        self.reconnect = reconnect
 
     async def connect(self) -> None:
         """Admit or refuse (accept, then close with a documented code), then open the session."""
