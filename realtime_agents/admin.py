@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from . import admin_conversations  # noqa: F401  (registers the conversation admin)
 from . import views
 from .forms import (
     AdminAgentForm,

@@ -1,0 +1,1 @@
+"""The realtime_agents_<verb> commands."""
