@@ -222,3 +222,17 @@ def test_parser_attaches_names_and_outputs() -> None:
                           "```text\nhi\n```\n```python\nx = 1\n```\n")
     assert [(b.name, b.code, b.expected_output, b.line) for b in blocks] == [
         ("demo", "print('hi')", "hi", 4), (None, "x = 1", None, 12)]
+
+
+def test_every_public_name_and_event_type_is_documented() -> None:
+    import typing
+
+    import realtime_agents.engine as engine
+
+    text = DOC.read_text(encoding="utf-8")
+    undocumented = [name for name in engine.__all__ if f"`{name}`" not in text]
+    assert undocumented == [], f"public names missing from docs/engine.md: {undocumented}"
+    event_types = [cls.__dataclass_fields__["type"].default for cls in typing.get_args(engine.SessionEvent)]
+    assert len(event_types) == 21
+    missing = [kind for kind in event_types if f"| `{kind}` |" not in text]
+    assert missing == [], f"event types missing from the Events table: {missing}"
