@@ -16,10 +16,19 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from realtime_agents.engine import PlaybackTracker, Runner, Session, SessionEvent, TransportError
-from realtime_agents.engine.events import ToolEndEvent
+from realtime_agents.engine import AgentSpec
+from realtime_agents.engine.events import (
+    AgentEndEvent,
+    AudioEvent,
+    HistoryAddedEvent,
+    ToolEndEvent,
+    TranscriptDoneEvent,
+)
+from realtime_agents.engine.items import InputText, MessageItem
 from realtime_agents.engine.testing import FakeRealtimeServer, FunctionCall, ScriptedResponse, silence, tone
 from realtime_agents.models import Conversation
 from realtime_agents.recorder import ClientInfo, ConversationRecorder
+from realtime_agents.recording.tracker import ConversationTracker
 from realtime_agents.specs import LoadedChannel, load_channel
 from tests import rows
 from tests.rows import close_db_threads  # noqa: F401  (fixture)
@@ -447,3 +456,27 @@ async def test_bad_input_gets_clear_errors_and_never_breaks_recording(server, ca
     got = await fetch(recorder)
     assert got["conversation"].end_reason == "unknown" and got["conversation"].ip_hash == ""
     assert got["conversation"].status == "ended"
+
+
+async def test_close_never_raises_when_the_database_refuses_the_rows(caplog) -> None:
+    loaded = await sync_to_async(_channel)()
+    recorder = await ConversationRecorder.open(loaded=loaded, user_id=None, client=CLIENT)
+    await sync_to_async(Conversation.objects.filter(pk=recorder.conversation_id).delete)()
+    recorder.observe(HistoryAddedEvent(item=MessageItem(item_id="item_1", role="user",
+                                                        content=(InputText(text="Hello?"),))))
+    await recorder.close("client_closed")
+    assert recorder.lost_rows == 1
+    assert "could not write a item row" in caplog.text
+
+
+def test_audio_only_moves_counters_and_queues_no_rows() -> None:
+    tracker = ConversationTracker(starting_agent="A", bytes_per_ms=48, transcribes_input=False)
+    chunk = AudioEvent(data=bytes(4800), item_id="item_a", response_id="resp_1")
+    for _ in range(1000):
+        tracker.observe(chunk)
+    assert tracker.ops == [] and tracker.output_audio_bytes == 4_800_000
+    assert tracker.totals().output_audio_seconds == 100.0
+    tracker.observe(TranscriptDoneEvent(role="assistant", item_id="item_a", transcript="Long."))
+    tracker.observe(AgentEndEvent(agent=AgentSpec(name="A"), response_id="resp_1", status="completed"))
+    (row,) = tracker.ops
+    assert (row.fields["text"], row.fields["status"], row.fields["audio_ms"]) == ("Long.", "completed", 100_000.0)
