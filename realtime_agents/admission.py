@@ -1,4 +1,4 @@
-"""Who may open a browser session: Origin check, concurrent-session limits, and the close codes of refusals."""
+"""Who may open a browser session: Origin check, concurrent-session limits, close codes of refusals."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def client_ip(scope: Mapping[str, Any]) -> str:
 
 
 def allow_missing_origin() -> bool:
-    """Whether a request without Origin (not a browser) may connect: REALTIME_AGENTS["ALLOW_MISSING_ORIGIN"]."""
+    """Whether a request without Origin (not a browser) may connect (REALTIME_AGENTS["ALLOW_MISSING_ORIGIN"])."""
     # Read from the raw dict: the key is not (yet) among conf.DEFAULTS.
     settings = app_settings.as_dict()
     value = settings.get("ALLOW_MISSING_ORIGIN", user_settings().get("ALLOW_MISSING_ORIGIN", False))
@@ -82,8 +82,9 @@ def _normalise_origin(origin: str) -> str | None:
     return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
-def origin_allowed(origin: str | None, *, allowed_origins: Iterable[str], allowed_hosts: list[str],
-                   allow_missing: bool) -> bool:
+def origin_allowed(
+    origin: str | None, *, allowed_origins: Iterable[str], allowed_hosts: list[str], allow_missing: bool
+) -> bool:
     """The channel's origins when it lists any ("*" = any), else the host must be in ALLOWED_HOSTS."""
     if origin is None or origin == "":
         return allow_missing
@@ -103,7 +104,9 @@ class SessionSlots:
     def __init__(self) -> None:
         self.by_channel: Counter[int] = Counter()
         self.by_ip: Counter[str] = Counter()
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def lock(self) -> asyncio.Lock:
         """A lock for this event loop (tests run one loop per test)."""
@@ -140,13 +143,19 @@ class Reservation:
 def check_origin(scope: Mapping[str, Any], loaded: LoadedChannel) -> None:
     """Refuse with ORIGIN_NOT_ALLOWED unless the Origin header passes `origin_allowed`."""
     origin = scope_header(scope, "origin")
-    if not origin_allowed(origin, allowed_origins=loaded.allowed_origins,
-                          allowed_hosts=list(django_settings.ALLOWED_HOSTS), allow_missing=allow_missing_origin()):
+    if not origin_allowed(
+        origin,
+        allowed_origins=loaded.allowed_origins,
+        allowed_hosts=list(django_settings.ALLOWED_HOSTS),
+        allow_missing=allow_missing_origin(),
+    ):
         logger.info("refused origin %r for channel %s", (origin or "")[:100], loaded.slug)
         raise Refused(CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
 
 
-async def reserve_slot(scope: Mapping[str, Any], loaded: LoadedChannel, *, slots: SessionSlots = SLOTS) -> Reservation:
+async def reserve_slot(
+    scope: Mapping[str, Any], loaded: LoadedChannel, *, slots: SessionSlots = SLOTS
+) -> Reservation:
     """Refuse with TOO_MANY_SESSIONS when the IP or the channel is at its limit; else hold a slot."""
     from .recorder import ConversationRecorder
 
@@ -158,8 +167,10 @@ async def reserve_slot(scope: Mapping[str, Any], loaded: LoadedChannel, *, slots
         if per_ip >= int(app_settings.MAX_SESSIONS_PER_IP):
             logger.info("refused: client at its session limit (%d) on channel %s", per_ip, loaded.slug)
             raise Refused(CloseCode.TOO_MANY_SESSIONS, "too many sessions from this address")
-        per_channel = (await ConversationRecorder.active_count(channel_id=loaded.channel_id, within_s=within)
-                       + slots.by_channel[loaded.channel_id])
+        per_channel = (
+            await ConversationRecorder.active_count(channel_id=loaded.channel_id, within_s=within)
+            + slots.by_channel[loaded.channel_id]
+        )
         if per_channel >= loaded.max_concurrent_sessions:
             logger.info("refused: channel %s at its session limit (%d)", loaded.slug, per_channel)
             raise Refused(CloseCode.TOO_MANY_SESSIONS, "too many sessions on this channel")

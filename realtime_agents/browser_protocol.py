@@ -106,7 +106,9 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 def _identifier(data: Mapping[str, Any], name: str) -> str:
     value = data[name]
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
-        raise ProtocolError("invalid_message", f"'{name}' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        raise ProtocolError(
+            "invalid_message", f"'{name}' must be a non-empty string of at most {MAX_ID_LENGTH} characters"
+        )
     return value
 
 
@@ -131,7 +133,9 @@ def parse_text_frame(text: str) -> Command:
     if not isinstance(kind, str):
         raise ProtocolError("invalid_message", "the frame needs a string 'type'")
     if kind not in _FIELDS:
-        raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}; expected one of {', '.join(_FIELDS)}")
+        raise ProtocolError(
+            "unknown_type", f"unknown frame type {kind[:40]!r}; expected one of {', '.join(_FIELDS)}"
+        )
     required, optional = _FIELDS[kind]
     keys = set(data) - {"type"}
     missing = sorted(required - keys)
@@ -157,8 +161,9 @@ def parse_text_frame(text: str) -> Command:
         approve = data["approve"]
         if not isinstance(approve, bool):
             raise ProtocolError("invalid_message", "'approve' must be true or false")
-        return ApprovalCommand(call_id=_identifier(data, "call_id"), approve=approve,
-                               always=_flag(data, "always", False))
+        return ApprovalCommand(
+            call_id=_identifier(data, "call_id"), approve=approve, always=_flag(data, "always", False)
+        )
     if kind == "interrupt":
         return InterruptCommand()
     if kind == "commit":
@@ -172,7 +177,9 @@ def check_audio_frame(data: bytes) -> None:
     if size == 0:
         raise ProtocolError("invalid_audio", "empty audio frame")
     if size > MAX_AUDIO_FRAME_BYTES:
-        raise ProtocolError("frame_too_large", f"audio frames are limited to 1 s ({MAX_AUDIO_FRAME_BYTES} bytes)")
+        raise ProtocolError(
+            "frame_too_large", f"audio frames are limited to 1 s ({MAX_AUDIO_FRAME_BYTES} bytes)"
+        )
     if size % 2:
         raise ProtocolError("invalid_audio", "PCM16 audio needs an even number of bytes")
 
@@ -203,7 +210,9 @@ class AudioRateLimiter:
 def report_playback(tracker: PlaybackTracker, command: PlaybackCommand) -> None:
     """Feed an absolute played position to the engine's tracker, which counts increments."""
     state = tracker.get_state()
-    same = state.current_item_id == command.item_id and state.current_item_content_index == command.content_index
+    same = (
+        state.current_item_id == command.item_id and state.current_item_content_index == command.content_index
+    )
     if not same or state.elapsed_ms is None:
         tracker.on_play_ms(command.item_id, command.content_index, command.ms)
         return
@@ -232,6 +241,16 @@ _ERROR_MESSAGES = {
     "internal_error": "Something went wrong on the server.",
     "invalid_server_event": "The model sent something the server could not handle.",
 }
+
+
+def ready_frame(*, conversation_id: str, agent: str, channel: str) -> str:
+    """The first frame of every accepted session."""
+    return encode({"type": "ready", "conversation_id": conversation_id, "agent": agent, "channel": channel})
+
+
+def end_frame(reason: str) -> str:
+    """The last frame before the server closes the socket."""
+    return encode({"type": "session.end", "reason": reason})
 
 
 def error_frame(code: str, message: str) -> str:
@@ -267,26 +286,55 @@ class OutboundFrames:
         """JSON frames for a non-audio session event (none for events the browser does not see)."""
         kind = type(event)
         if kind is TranscriptDeltaEvent:
-            return [encode({"type": "transcript.delta", "role": event.role, "item_id": event.item_id,
-                            "text": event.delta})]
+            return [
+                encode(
+                    {
+                        "type": "transcript.delta",
+                        "role": event.role,
+                        "item_id": event.item_id,
+                        "text": event.delta,
+                    }
+                )
+            ]
         if kind is TranscriptDoneEvent:
-            return [encode({"type": "transcript.done", "role": event.role, "item_id": event.item_id,
-                            "text": event.transcript})]
+            return [
+                encode(
+                    {
+                        "type": "transcript.done",
+                        "role": event.role,
+                        "item_id": event.item_id,
+                        "text": event.transcript,
+                    }
+                )
+            ]
         if kind is AgentEndEvent:
             return [encode({"type": "turn.end", "agent": event.agent.name, "status": event.status})]
         if kind is AudioInterruptedEvent:
             # Audio after an interruption is announced again, even for the same item.
             self._audio_key = None
-            return [encode({"type": "audio.interrupted", "item_id": event.item_id,
-                            "content_index": event.content_index, "audio_end_ms": event.audio_end_ms,
-                            "reason": event.reason})]
+            return [
+                encode(
+                    {
+                        "type": "audio.interrupted",
+                        "item_id": event.item_id,
+                        "content_index": event.content_index,
+                        "audio_end_ms": event.audio_end_ms,
+                        "reason": event.reason,
+                    }
+                )
+            ]
         if kind is HandoffEvent:
-            return [encode({"type": "agent.changed", "agent": event.to_agent.name,
-                            "previous": event.from_agent.name})]
+            return [
+                encode(
+                    {"type": "agent.changed", "agent": event.to_agent.name, "previous": event.from_agent.name}
+                )
+            ]
         if kind is ToolStartEvent:
             return [self._tool("tool.started", event.tool.name, event.call_id, event.arguments)]
         if kind is ToolEndEvent:
-            return [self._tool("tool.ended", event.tool_name, event.call_id, event.arguments, status=event.status)]
+            return [
+                self._tool("tool.ended", event.tool_name, event.call_id, event.arguments, status=event.status)
+            ]
         if kind is ToolApprovalRequiredEvent:
             return [self._tool("approval.required", event.tool.name, event.call_id, event.arguments)]
         if kind is GuardrailTrippedEvent:

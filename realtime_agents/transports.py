@@ -35,7 +35,9 @@ def browser_model_settings(loaded: LoadedChannel) -> dict[str, Any]:
     settings = dict(loaded.model_settings)
     for key in ("input_audio_format", "output_audio_format"):
         if settings.get(key, BROWSER_AUDIO_FORMAT) != BROWSER_AUDIO_FORMAT:
-            logger.debug("channel %s: %s %s replaced by pcm16 for the browser", loaded.slug, key, settings[key])
+            logger.debug(
+                "channel %s: %s %s replaced by pcm16 for the browser", loaded.slug, key, settings[key]
+            )
         settings[key] = BROWSER_AUDIO_FORMAT
     return settings
 
@@ -52,7 +54,9 @@ def choose_transport(loaded: LoadedChannel, *, playback_tracker: Any = None) -> 
         key = str(app_settings.AZURE_OPENAI_API_KEY or "")
         url = str(app_settings.AZURE_OPENAI_REALTIME_URL or "")
         if not key or not url:
-            raise TransportUnavailable("the Azure OpenAI transport is not configured (API key and URL needed)")
+            raise TransportUnavailable(
+                "the Azure OpenAI transport is not configured (API key and URL needed)"
+            )
         config = {"headers": {"api-key": key}, "url": url}
     elif loaded.transport == "offline":
         raise TransportUnavailable("the offline transport is not available yet")

@@ -46,11 +46,15 @@ class FrameReader:
             self.closed = frame
         return frame
 
-    async def until(self, predicate: str | Callable[[Frame], bool], timeout: float = 5.0,
-                    max_frames: int = 5000) -> Frame:
+    async def until(
+        self, predicate: str | Callable[[Frame], bool], timeout: float = 5.0, max_frames: int = 5000
+    ) -> Frame:
         """Read until a frame matches (a JSON `type` or a predicate); return it."""
-        check = (lambda f: isinstance(f, dict) and f.get("type") == predicate) if isinstance(predicate, str) \
+        check = (
+            (lambda f: isinstance(f, dict) and f.get("type") == predicate)
+            if isinstance(predicate, str)
             else predicate
+        )
         async with asyncio.timeout(timeout):
             for _ in range(max_frames):
                 frame = await self.next(timeout)
@@ -102,8 +106,12 @@ def decode_output(message: dict[str, Any]) -> Frame:
 
 def upstream_audio(server: FakeRealtimeServer) -> list[bytes]:
     """Every audio delta the fake server sent, decoded, in order."""
-    return [base64.b64decode(event["delta"]) for connection in server.all_connections
-            for event in connection.server_events if event.get("type") == "response.output_audio.delta"]
+    return [
+        base64.b64decode(event["delta"])
+        for connection in server.all_connections
+        for event in connection.server_events
+        if event.get("type") == "response.output_audio.delta"
+    ]
 
 
 def upstream_events(server: FakeRealtimeServer, kind: str) -> list[dict[str, Any]]:
@@ -122,8 +130,13 @@ async def wait_upstream_closed(server: FakeRealtimeServer, timeout: float) -> fl
 
 
 @sync_to_async
-def make_channel(slug: str = "desk", *, tools: list[Any] | None = None, agent_fields: dict[str, Any] | None = None,
-                 **fields: Any) -> Channel:
+def make_channel(
+    slug: str = "desk",
+    *,
+    tools: list[Any] | None = None,
+    agent_fields: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Channel:
     """An active web channel whose starting agent has the given tools (rows)."""
     start = rows.agent(f"{slug}-agent", **(agent_fields or {}))
     for tool in tools or []:

@@ -32,9 +32,20 @@ def loaded(**fields: Any) -> LoadedChannel:
     """A LoadedChannel value without database rows."""
     agent = AgentSpec(name="Desk", instructions="Help.")
     values: dict[str, Any] = dict(
-        channel_id=7, slug="desk", name="Desk", kind="web", transport="openai", starting_agent=agent,
-        agents={"desk": agent}, model_settings={"model_name": "gpt-realtime"}, greeting="", allowed_origins=(),
-        max_session_seconds=60, max_concurrent_sessions=3, show_tool_arguments=False, retention_days=None,
+        channel_id=7,
+        slug="desk",
+        name="Desk",
+        kind="web",
+        transport="openai",
+        starting_agent=agent,
+        agents={"desk": agent},
+        model_settings={"model_name": "gpt-realtime"},
+        greeting="",
+        allowed_origins=(),
+        max_session_seconds=60,
+        max_concurrent_sessions=3,
+        show_tool_arguments=False,
+        retention_days=None,
     )
     values.update(fields)
     return LoadedChannel(**values)
@@ -86,7 +97,9 @@ def test_channel_origins_replace_the_site_hosts(origin: str, allowed: bool) -> N
 
 
 def test_star_allows_any_origin_but_not_a_missing_one() -> None:
-    assert origin_allowed("https://anything.test", allowed_origins=("*",), allowed_hosts=[], allow_missing=False)
+    assert origin_allowed(
+        "https://anything.test", allowed_origins=("*",), allowed_hosts=[], allow_missing=False
+    )
     assert not origin_allowed(None, allowed_origins=("*",), allowed_hosts=[], allow_missing=False)
     assert origin_allowed(None, allowed_origins=(), allowed_hosts=[], allow_missing=True)
 
@@ -159,7 +172,9 @@ async def test_racing_connects_cannot_both_take_the_last_slot() -> None:
     slots = SessionSlots()
     channel = loaded(max_concurrent_sessions=1)
     results = await asyncio.gather(
-        *(reserve_slot(scope(ip=f"10.2.0.{n}"), channel, slots=slots) for n in range(5)), return_exceptions=True)
+        *(reserve_slot(scope(ip=f"10.2.0.{n}"), channel, slots=slots) for n in range(5)),
+        return_exceptions=True,
+    )
     admitted = [r for r in results if not isinstance(r, BaseException)]
     assert len(admitted) == 1
     assert all(isinstance(r, Refused) for r in results if r not in admitted)
@@ -169,19 +184,30 @@ async def test_racing_connects_cannot_both_take_the_last_slot() -> None:
 
 
 def test_openai_transport_uses_the_settings_key_and_url() -> None:
-    with override_settings(REALTIME_AGENTS={"OPENAI_API_KEY": "sk-test", "OPENAI_REALTIME_URL": "ws://127.0.0.1:9/v1/realtime"}):
+    with override_settings(
+        REALTIME_AGENTS={"OPENAI_API_KEY": "sk-test", "OPENAI_REALTIME_URL": "ws://127.0.0.1:9/v1/realtime"}
+    ):
         choice = choose_transport(loaded(), playback_tracker="tracker")
     assert choice.name == "openai"
     assert isinstance(choice.model, OpenAIRealtimeModel)
-    assert choice.model_config == {"api_key": "sk-test", "url": "ws://127.0.0.1:9/v1/realtime",
-                                   "playback_tracker": "tracker"}
+    assert choice.model_config == {
+        "api_key": "sk-test",
+        "url": "ws://127.0.0.1:9/v1/realtime",
+        "playback_tracker": "tracker",
+    }
 
 
 def test_azure_transport_sends_the_api_key_header() -> None:
-    settings = {"AZURE_OPENAI_API_KEY": "az-key", "AZURE_OPENAI_REALTIME_URL": "wss://x.openai.azure.com/openai/v1/realtime?model=d"}
+    settings = {
+        "AZURE_OPENAI_API_KEY": "az-key",
+        "AZURE_OPENAI_REALTIME_URL": "wss://x.openai.azure.com/openai/v1/realtime?model=d",
+    }
     with override_settings(REALTIME_AGENTS=settings):
         choice = choose_transport(loaded(transport="azure"))
-    assert choice.model_config == {"headers": {"api-key": "az-key"}, "url": settings["AZURE_OPENAI_REALTIME_URL"]}
+    assert choice.model_config == {
+        "headers": {"api-key": "az-key"},
+        "url": settings["AZURE_OPENAI_REALTIME_URL"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -193,18 +219,33 @@ def test_azure_transport_sends_the_api_key_header() -> None:
         ("carrier-pigeon", {}, "unknown transport"),
     ],
 )
-def test_unusable_transports_are_refused_clearly(transport: str, settings: dict[str, str], fragment: str) -> None:
-    with override_settings(REALTIME_AGENTS=settings), pytest.raises(TransportUnavailable, match=fragment) as caught:
+def test_unusable_transports_are_refused_clearly(
+    transport: str, settings: dict[str, str], fragment: str
+) -> None:
+    with (
+        override_settings(REALTIME_AGENTS=settings),
+        pytest.raises(TransportUnavailable, match=fragment) as caught,
+    ):
         choose_transport(loaded(transport=transport))
     assert "az-secret-value" not in str(caught.value)
 
 
 def test_browser_audio_is_always_pcm16() -> None:
-    channel = loaded(model_settings={"model_name": "m", "input_audio_format": "g711_ulaw",
-                                     "output_audio_format": "g711_alaw", "voice": "marin"})
+    channel = loaded(
+        model_settings={
+            "model_name": "m",
+            "input_audio_format": "g711_ulaw",
+            "output_audio_format": "g711_alaw",
+            "voice": "marin",
+        }
+    )
     settings = browser_model_settings(channel)
-    assert settings == {"model_name": "m", "input_audio_format": "pcm16", "output_audio_format": "pcm16",
-                        "voice": "marin"}
+    assert settings == {
+        "model_name": "m",
+        "input_audio_format": "pcm16",
+        "output_audio_format": "pcm16",
+        "voice": "marin",
+    }
     # The loaded channel itself is not changed.
     assert channel.model_settings["input_audio_format"] == "g711_ulaw"
     assert dataclasses.is_dataclass(channel)

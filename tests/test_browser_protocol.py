@@ -61,12 +61,19 @@ OTHER = AgentSpec(name="Billing", instructions="Bill.")
     [
         ('{"type":"text","text":"hi"}', TextCommand(text="hi")),
         ('{"type":"interrupt"}', InterruptCommand()),
-        ('{"type":"playback","item_id":"it_1","ms":120}', PlaybackCommand(item_id="it_1", content_index=0, ms=120.0)),
-        ('{"type":"playback","item_id":"it_1","content_index":1,"ms":2.5}',
-         PlaybackCommand(item_id="it_1", content_index=1, ms=2.5)),
+        (
+            '{"type":"playback","item_id":"it_1","ms":120}',
+            PlaybackCommand(item_id="it_1", content_index=0, ms=120.0),
+        ),
+        (
+            '{"type":"playback","item_id":"it_1","content_index":1,"ms":2.5}',
+            PlaybackCommand(item_id="it_1", content_index=1, ms=2.5),
+        ),
         ('{"type":"approval","call_id":"c1","approve":true}', ApprovalCommand(call_id="c1", approve=True)),
-        ('{"type":"approval","call_id":"c1","approve":false,"always":true}',
-         ApprovalCommand(call_id="c1", approve=False, always=True)),
+        (
+            '{"type":"approval","call_id":"c1","approve":false,"always":true}',
+            ApprovalCommand(call_id="c1", approve=False, always=True),
+        ),
         ('{"type":"commit"}', CommitCommand()),
         ('{"type":"end"}', EndCommand()),
     ],
@@ -98,12 +105,24 @@ def test_valid_frames_become_commands(text: str, expected: object) -> None:
         ('{"type":"playback","item_id":"","ms":1}', "invalid_message", "'item_id' must be"),
         ('{"type":"playback","item_id":7,"ms":1}', "invalid_message", "'item_id' must be"),
         ('{"type":"playback","item_id":"i","ms":1,"content_index":-1}', "invalid_message", "'content_index'"),
-        ('{"type":"playback","item_id":"i","ms":1,"content_index":1.5}', "invalid_message", "'content_index'"),
+        (
+            '{"type":"playback","item_id":"i","ms":1,"content_index":1.5}',
+            "invalid_message",
+            "'content_index'",
+        ),
         ('{"type":"playback","ms":1}', "invalid_message", "needs the field 'item_id'"),
-        ('{"type":"approval","call_id":"c","approve":"yes"}', "invalid_message", "'approve' must be true or false"),
+        (
+            '{"type":"approval","call_id":"c","approve":"yes"}',
+            "invalid_message",
+            "'approve' must be true or false",
+        ),
         ('{"type":"approval","call_id":"c","approve":true,"always":1}', "invalid_message", "'always'"),
         ('{"type":"approval","approve":true}', "invalid_message", "needs the field 'call_id'"),
-        ('{"type":"approval","call_id":"' + "c" * 129 + '","approve":true}', "invalid_message", "at most 128"),
+        (
+            '{"type":"approval","call_id":"' + "c" * 129 + '","approve":true}',
+            "invalid_message",
+            "at most 128",
+        ),
     ],
 )
 def test_bad_frames_are_refused_with_a_clear_error(text: str, code: str, fragment: str) -> None:
@@ -123,7 +142,9 @@ def test_oversized_text_frames_are_refused_before_parsing() -> None:
     assert len(wide) < MAX_TEXT_FRAME_BYTES
     with pytest.raises(ProtocolError, match="limited to 65536 bytes"):
         parse_text_frame(wide)
-    assert parse_text_frame(json.dumps({"type": "text", "text": "x" * 60_000})) == TextCommand(text="x" * 60_000)
+    assert parse_text_frame(json.dumps({"type": "text", "text": "x" * 60_000})) == TextCommand(
+        text="x" * 60_000
+    )
 
 
 # -- incoming audio --------------------------------------------------------------------------
@@ -132,8 +153,11 @@ def test_oversized_text_frames_are_refused_before_parsing() -> None:
 def test_audio_frames_must_be_even_non_empty_and_at_most_one_second() -> None:
     check_audio_frame(b"\x00\x01" * 480)
     check_audio_frame(b"\x00" * MAX_AUDIO_FRAME_BYTES)
-    for data, code in [(b"", "invalid_audio"), (b"\x00" * 3, "invalid_audio"),
-                       (b"\x00" * (MAX_AUDIO_FRAME_BYTES + 2), "frame_too_large")]:
+    for data, code in [
+        (b"", "invalid_audio"),
+        (b"\x00" * 3, "invalid_audio"),
+        (b"\x00" * (MAX_AUDIO_FRAME_BYTES + 2), "frame_too_large"),
+    ]:
         with pytest.raises(ProtocolError) as caught:
             check_audio_frame(data)
         assert caught.value.code == code
@@ -191,27 +215,43 @@ def test_audio_item_is_announced_only_when_it_changes() -> None:
     assert outbound.audio_header(AudioEvent(data=b"\0\0", item_id="i1")) is None
     assert outbound.audio_header(AudioEvent(data=b"\0\0", item_id="i1")) is None
     assert json.loads(outbound.audio_header(AudioEvent(data=b"", item_id="i2")) or "")["item_id"] == "i2"
-    assert json.loads(outbound.audio_header(AudioEvent(data=b"", item_id="i2", content_index=1)) or "")[
-        "content_index"] == 1
+    assert (
+        json.loads(outbound.audio_header(AudioEvent(data=b"", item_id="i2", content_index=1)) or "")[
+            "content_index"
+        ]
+        == 1
+    )
     # After an interruption the next audio is announced again, even for the same item.
     interrupted = _frames(outbound, AudioInterruptedEvent(item_id="i2", content_index=1, audio_end_ms=30))
-    assert interrupted == [{"type": "audio.interrupted", "item_id": "i2", "content_index": 1,
-                            "audio_end_ms": 30, "reason": "speech"}]
+    assert interrupted == [
+        {
+            "type": "audio.interrupted",
+            "item_id": "i2",
+            "content_index": 1,
+            "audio_end_ms": 30,
+            "reason": "speech",
+        }
+    ]
     assert outbound.audio_header(AudioEvent(data=b"", item_id="i2", content_index=1)) is not None
 
 
 def test_session_events_map_to_frames() -> None:
     outbound = OutboundFrames(show_tool_arguments=False)
     assert _frames(outbound, TranscriptDeltaEvent(role="assistant", item_id="i", delta="He")) == [
-        {"type": "transcript.delta", "role": "assistant", "item_id": "i", "text": "He"}]
+        {"type": "transcript.delta", "role": "assistant", "item_id": "i", "text": "He"}
+    ]
     assert _frames(outbound, TranscriptDoneEvent(role="user", item_id="u", transcript="Hello")) == [
-        {"type": "transcript.done", "role": "user", "item_id": "u", "text": "Hello"}]
+        {"type": "transcript.done", "role": "user", "item_id": "u", "text": "Hello"}
+    ]
     assert _frames(outbound, HandoffEvent(from_agent=AGENT, to_agent=OTHER)) == [
-        {"type": "agent.changed", "agent": "Billing", "previous": "Front desk"}]
+        {"type": "agent.changed", "agent": "Billing", "previous": "Front desk"}
+    ]
     assert _frames(outbound, AgentEndEvent(agent=AGENT, response_id="r", status="completed")) == [
-        {"type": "turn.end", "agent": "Front desk", "status": "completed"}]
-    assert _frames(outbound, GuardrailTrippedEvent(guardrail_results=(), message="secret text", item_id="i")) == [
-        {"type": "guardrail.tripped", "kind": "output", "item_id": "i"}]
+        {"type": "turn.end", "agent": "Front desk", "status": "completed"}
+    ]
+    assert _frames(
+        outbound, GuardrailTrippedEvent(guardrail_results=(), message="secret text", item_id="i")
+    ) == [{"type": "guardrail.tripped", "kind": "output", "item_id": "i"}]
     for silent in (SpeechStartedEvent(), UsageEvent(response_id="r", usage={"total_tokens": 3})):
         assert outbound.frames(silent) == []
 
@@ -220,11 +260,20 @@ def test_tool_arguments_only_when_the_channel_shows_them() -> None:
     args = '{"city":"Paris"}'
     events = [
         ToolStartEvent(agent=AGENT, tool=lookup, call_id="c1", arguments=args),
-        ToolEndEvent(agent=AGENT, tool=lookup, tool_name="lookup", call_id="c1", arguments=args, output="secret",
-                     status="ok"),
+        ToolEndEvent(
+            agent=AGENT,
+            tool=lookup,
+            tool_name="lookup",
+            call_id="c1",
+            arguments=args,
+            output="secret",
+            status="ok",
+        ),
         ToolApprovalRequiredEvent(agent=AGENT, tool=lookup, call_id="c1", arguments=args),
     ]
-    hidden = [frame for event in events for frame in _frames(OutboundFrames(show_tool_arguments=False), event)]
+    hidden = [
+        frame for event in events for frame in _frames(OutboundFrames(show_tool_arguments=False), event)
+    ]
     assert hidden == [
         {"type": "tool.started", "call_id": "c1", "name": "lookup"},
         {"type": "tool.ended", "call_id": "c1", "name": "lookup", "status": "ok"},
@@ -238,11 +287,18 @@ def test_tool_arguments_only_when_the_channel_shows_them() -> None:
 
 def test_engine_errors_never_leak_their_messages() -> None:
     leaky = ErrorEvent(error={"code": "tool_error", "message": "tool x raised KeyError: sk-live-1234"})
-    assert json.loads(engine_error_frame(leaky)) == {"type": "error", "code": "tool_error",
-                                                     "message": "A tool failed."}
+    assert json.loads(engine_error_frame(leaky)) == {
+        "type": "error",
+        "code": "tool_error",
+        "message": "A tool failed.",
+    }
     upstream = ErrorEvent(error={"code": "invalid_api_key", "message": "Incorrect API key provided: sk-abc"})
     frame = json.loads(engine_error_frame(upstream))
-    assert frame["code"] == "model_error" and "invalid_api_key" in frame["message"] and "sk-" not in frame["message"]
+    assert (
+        frame["code"] == "model_error"
+        and "invalid_api_key" in frame["message"]
+        and "sk-" not in frame["message"]
+    )
     odd = json.loads(engine_error_frame(ErrorEvent(error={"code": "<script>", "message": "x"})))
     assert "<script>" not in odd["message"]
     assert json.loads(engine_error_frame(ErrorEvent(error={})))["code"] == "model_error"

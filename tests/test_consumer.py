@@ -34,17 +34,24 @@ from tests.rows import close_db_threads  # noqa: F401  (fixture)
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_db_threads")]
 
 # Upstream failures end the session at once instead of after the engine's reconnect backoff.
-NO_RECONNECT_APP = AuthMiddlewareStack(URLRouter([
-    path("ws/realtime/<slug:slug>/", RealtimeConsumer.as_asgi(reconnect=False)),
-]))
+NO_RECONNECT_APP = AuthMiddlewareStack(
+    URLRouter(
+        [
+            path("ws/realtime/<slug:slug>/", RealtimeConsumer.as_asgi(reconnect=False)),
+        ]
+    )
+)
 
 
 @pytest.fixture
 async def server(settings: Any) -> AsyncIterator[FakeRealtimeServer]:
     """A validating fake Realtime server, configured as the site's OpenAI endpoint."""
     async with FakeRealtimeServer(api_key=API_KEY, validate=True) as fake:
-        settings.REALTIME_AGENTS = {"OPENAI_API_KEY": API_KEY, "OPENAI_REALTIME_URL": fake.url,
-                                    "DEFAULT_TRANSPORT": "openai"}
+        settings.REALTIME_AGENTS = {
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_REALTIME_URL": fake.url,
+            "DEFAULT_TRANSPORT": "openai",
+        }
         yield fake
         assert fake.validation_errors == []
 
@@ -52,21 +59,29 @@ async def server(settings: Any) -> AsyncIterator[FakeRealtimeServer]:
 class Browser:
     """A communicator plus a frame reader."""
 
-    def __init__(self, slug: str, *, origin: str | None = ORIGIN, ip: str = "127.0.0.1", app: Any = None) -> None:
+    def __init__(
+        self, slug: str, *, origin: str | None = ORIGIN, ip: str = "127.0.0.1", app: Any = None
+    ) -> None:
         headers = [(b"user-agent", b"pytest-browser")]
         if origin is not None:
             headers.append((b"origin", origin.encode()))
-        self.communicator = WebsocketCommunicator(app or application, f"/ws/realtime/{slug}/", headers=headers)
+        self.communicator = WebsocketCommunicator(
+            app or application, f"/ws/realtime/{slug}/", headers=headers
+        )
         self.communicator.scope["client"] = (ip, 40000)
         self.frames = FrameReader(self._receive)
 
     async def _receive(self, timeout: float) -> Any:
         return decode_output(await self.communicator.receive_output(timeout))
 
-    async def open(self) -> dict[str, Any]:
-        """Connect and return the `ready` frame."""
+    async def connect(self) -> None:
+        """Open the socket (accepted; the `ready` frame is not read)."""
         connected, _ = await self.communicator.connect(timeout=5)
         assert connected
+
+    async def open(self) -> dict[str, Any]:
+        """Connect and return the `ready` frame."""
+        await self.connect()
         ready = await self.frames.next()
         assert isinstance(ready, dict) and ready["type"] == "ready", ready
         return ready
@@ -82,6 +97,9 @@ class Browser:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.communicator.send_to(text_data=json.dumps(frame))
 
+    async def send_text(self, text: str) -> None:
+        await self.communicator.send_to(text_data=text)
+
     async def send_audio(self, data: bytes) -> None:
         # send_to() refuses empty bytes; an empty binary frame is still a frame a browser can send.
         await self.communicator.send_input({"type": "websocket.receive", "bytes": data})
@@ -91,18 +109,30 @@ class Browser:
         assert isinstance(frame, dict)
         return frame
 
+    async def drop(self) -> None:
+        """The browser vanishes (tab closed, network gone)."""
+        await self.communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+
     async def close(self) -> None:
         await self.communicator.disconnect()
+
+
+@pytest.fixture
+def new_browser() -> type[Browser]:
+    """How tests open a browser socket; the live Daphne module overrides it with a real client."""
+    return Browser
 
 
 # -- talking ---------------------------------------------------------------------------------
 
 
-async def test_text_in_transcript_and_raw_audio_out(server: FakeRealtimeServer) -> None:
+async def test_text_in_transcript_and_raw_audio_out(server: FakeRealtimeServer, new_browser: Any) -> None:
     channel = await make_channel("talk")
-    server.add_response(ScriptedResponse(transcript="Hello there, how can I help?", chunk_ms=40),
-                        ScriptedResponse(transcript="Second answer.", chunk_ms=40))
-    browser = Browser("talk")
+    server.add_response(
+        ScriptedResponse(transcript="Hello there, how can I help?", chunk_ms=40),
+        ScriptedResponse(transcript="Second answer.", chunk_ms=40),
+    )
+    browser = new_browser("talk")
     ready = await browser.open()
     assert ready["agent"] == "Talk Agent" and ready["channel"] == "talk"
     await browser.send({"type": "text", "text": "Hi"})
@@ -121,7 +151,9 @@ async def test_text_in_transcript_and_raw_audio_out(server: FakeRealtimeServer) 
     assert browser.frames.seen[first_audio - 1] == headers[0]
     done = [f for f in browser.frames.of_type("transcript.done") if f["role"] == "assistant"]
     assert [f["text"] for f in done] == ["Hello there, how can I help?", "Second answer."]
-    deltas = "".join(f["text"] for f in browser.frames.of_type("transcript.delta") if f["item_id"] == done[0]["item_id"])
+    deltas = "".join(
+        f["text"] for f in browser.frames.of_type("transcript.delta") if f["item_id"] == done[0]["item_id"]
+    )
     assert deltas == done[0]["text"]
     await browser.send({"type": "end"})
     assert (await browser.frames.until("session.end"))["reason"] == "client_ended"
@@ -132,9 +164,12 @@ async def test_text_in_transcript_and_raw_audio_out(server: FakeRealtimeServer) 
     await browser.close()
 
 
-async def test_browser_audio_goes_upstream_and_commit_ends_the_turn(server: FakeRealtimeServer) -> None:
+async def test_browser_audio_goes_upstream_and_commit_ends_the_turn(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     await make_channel("ptt", turn_detection="none")
-    browser = Browser("ptt")
+    browser = new_browser("ptt")
     await browser.open()
     chunk = tone(100)
     await browser.send_audio(chunk)
@@ -147,10 +182,10 @@ async def test_browser_audio_goes_upstream_and_commit_ends_the_turn(server: Fake
     await browser.close()
 
 
-async def test_greeting_is_spoken_first(server: FakeRealtimeServer) -> None:
+async def test_greeting_is_spoken_first(server: FakeRealtimeServer, new_browser: Any) -> None:
     await make_channel("greet", greeting="Welcome to the shop!")
     server.add_response(ScriptedResponse(transcript="Welcome!"))
-    browser = Browser("greet")
+    browser = new_browser("greet")
     await browser.open()
     await browser.frames.until("turn.end")
     created = upstream_events(server, "response.create")
@@ -162,13 +197,18 @@ async def test_greeting_is_spoken_first(server: FakeRealtimeServer) -> None:
 # -- tools, approvals, handoffs, guardrails --------------------------------------------------
 
 
-async def test_tool_run_frames_hide_arguments_unless_the_channel_shows_them(server: FakeRealtimeServer) -> None:
+async def test_tool_run_frames_hide_arguments_unless_the_channel_shows_them(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     tool = await make_tool("echo_tool")
     for slug, show in (("tools-hidden", False), ("tools-shown", True)):
         await make_channel(slug, tools=[tool], show_tool_arguments=show)
-        server.add_response(ScriptedResponse(function_calls=[FunctionCall(name="echo_tool", arguments={"text": "hi"})]),
-                            ScriptedResponse(transcript="Done."))
-        browser = Browser(slug)
+        server.add_response(
+            ScriptedResponse(function_calls=[FunctionCall(name="echo_tool", arguments={"text": "hi"})]),
+            ScriptedResponse(transcript="Done."),
+        )
+        browser = new_browser(slug)
         await browser.open()
         await browser.send({"type": "text", "text": "echo hi"})
         started = await browser.frames.until("tool.started")
@@ -180,24 +220,32 @@ async def test_tool_run_frames_hide_arguments_unless_the_channel_shows_them(serv
         else:
             assert "arguments" not in started and "arguments" not in ended
         assert "output" not in ended
-        await browser.frames.until(lambda f: isinstance(f, dict) and f.get("type") == "transcript.done"
-                                   and f.get("text") == "Done.")
+        await browser.frames.until(
+            lambda f: isinstance(f, dict) and f.get("type") == "transcript.done" and f.get("text") == "Done."
+        )
         await browser.close()
-    outputs = [e["item"]["output"] for e in upstream_events(server, "conversation.item.create")
-               if e["item"]["type"] == "function_call_output"]
+    outputs = [
+        e["item"]["output"]
+        for e in upstream_events(server, "conversation.item.create")
+        if e["item"]["type"] == "function_call_output"
+    ]
     assert outputs == ["hi", "hi"]
 
 
-async def test_approval_round_trip(server: FakeRealtimeServer) -> None:
+async def test_approval_round_trip(server: FakeRealtimeServer, new_browser: Any) -> None:
     tool = await make_tool("guarded_echo", needs_approval=True)
     await make_channel("approve", tools=[tool])
     server.add_response(
-        ScriptedResponse(function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "yes"}, call_id="c1")]),
+        ScriptedResponse(
+            function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "yes"}, call_id="c1")]
+        ),
         ScriptedResponse(transcript="Approved."),
-        ScriptedResponse(function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "no"}, call_id="c2")]),
+        ScriptedResponse(
+            function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "no"}, call_id="c2")]
+        ),
         ScriptedResponse(transcript="Rejected."),
     )
-    browser = Browser("approve")
+    browser = new_browser("approve")
     ready = await browser.open()
     await browser.send({"type": "text", "text": "do it"})
     required = await browser.frames.until("approval.required")
@@ -215,18 +263,25 @@ async def test_approval_round_trip(server: FakeRealtimeServer) -> None:
     await browser.frames.until(lambda f: isinstance(f, dict) and f.get("text") == "Rejected.")
     await browser.close()
     row = await conversation_row(ready["conversation_id"])
-    runs = await sync_list(row.tool_runs.order_by("sequence").values_list("call_id", "status", "approval", "decided_by"))
+    runs = await sync_list(
+        row.tool_runs.order_by("sequence").values_list("call_id", "status", "approval", "decided_by")
+    )
     assert runs == [("c1", "ok", "approved", "caller"), ("c2", "rejected", "rejected", "caller")]
 
 
-async def test_channels_without_a_caller_reject_approvals_by_policy(server: FakeRealtimeServer) -> None:
+async def test_channels_without_a_caller_reject_approvals_by_policy(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     tool = await make_tool("guarded_echo", needs_approval=True)
     await make_channel("phone", tools=[tool], kind="twilio")
     server.add_response(
-        ScriptedResponse(function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "x"}, call_id="c9")]),
+        ScriptedResponse(
+            function_calls=[FunctionCall(name="guarded_echo", arguments={"text": "x"}, call_id="c9")]
+        ),
         ScriptedResponse(transcript="I cannot."),
     )
-    browser = Browser("phone")
+    browser = new_browser("phone")
     await browser.open()
     await browser.send({"type": "text", "text": "do it"})
     ended = await browser.frames.until("tool.ended")
@@ -238,50 +293,60 @@ async def test_channels_without_a_caller_reject_approvals_by_policy(server: Fake
     await browser.close()
 
 
-async def test_handoff_announces_the_new_agent(server: FakeRealtimeServer) -> None:
+async def test_handoff_announces_the_new_agent(server: FakeRealtimeServer, new_browser: Any) -> None:
     def build() -> None:
         front = rows.agent("front")
         rows.handoff(front, rows.agent("billing"))
         rows.channel("handoff", front)
 
     await sync(build)
-    server.add_response(ScriptedResponse(function_calls=[FunctionCall(name="transfer_to_billing")]),
-                        ScriptedResponse(transcript="Billing here."))
-    browser = Browser("handoff")
+    server.add_response(
+        ScriptedResponse(function_calls=[FunctionCall(name="transfer_to_billing")]),
+        ScriptedResponse(transcript="Billing here."),
+    )
+    browser = new_browser("handoff")
     ready = await browser.open()
     assert ready["agent"] == "Front"
     await browser.send({"type": "text", "text": "billing please"})
     changed = await browser.frames.until("agent.changed")
     assert (changed["agent"], changed["previous"]) == ("Billing", "Front")
-    turn = await browser.frames.until(lambda f: isinstance(f, dict) and f.get("type") == "turn.end"
-                                      and f.get("agent") == "Billing")
+    turn = await browser.frames.until(
+        lambda f: isinstance(f, dict) and f.get("type") == "turn.end" and f.get("agent") == "Billing"
+    )
     assert turn["status"] == "completed"
     await browser.close()
 
 
-async def test_guardrail_trip_frames(server: FakeRealtimeServer) -> None:
+async def test_guardrail_trip_frames(server: FakeRealtimeServer, new_browser: Any) -> None:
     guard = await sync(lambda: rows.phrases_guardrail("no-refunds", debounce_text_length=5))
     channel = await make_channel("guarded")
     await sync(lambda: channel.starting_agent.guardrails.add(guard))
-    server.add_response(ScriptedResponse(transcript="Sure, a refund guaranteed for everyone who asks today.",
-                                         pace=1.0, chunk_ms=50),
-                        ScriptedResponse(transcript="Sorry, I cannot promise that."))
-    browser = Browser("guarded")
+    server.add_response(
+        ScriptedResponse(
+            transcript="Sure, a refund guaranteed for everyone who asks today.", pace=1.0, chunk_ms=50
+        ),
+        ScriptedResponse(transcript="Sorry, I cannot promise that."),
+    )
+    browser = new_browser("guarded")
     await browser.open()
     await browser.send({"type": "text", "text": "refund?"})
     tripped = await browser.frames.until("guardrail.tripped", timeout=8)
     assert tripped["kind"] == "output" and tripped["item_id"]
     interrupted = await browser.frames.until("audio.interrupted")
     assert interrupted["reason"] == "guardrail" and interrupted["item_id"] == tripped["item_id"]
-    await browser.frames.until(lambda f: isinstance(f, dict) and f.get("text") == "Sorry, I cannot promise that.",
-                               timeout=8)
+    await browser.frames.until(
+        lambda f: isinstance(f, dict) and f.get("text") == "Sorry, I cannot promise that.", timeout=8
+    )
     await browser.close()
 
 
-async def test_interrupt_truncates_at_the_reported_playback_position(server: FakeRealtimeServer) -> None:
+async def test_interrupt_truncates_at_the_reported_playback_position(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     await make_channel("barge")
     server.add_response(ScriptedResponse(transcript="A long answer " * 10, pace=1.0, chunk_ms=50))
-    browser = Browser("barge")
+    browser = new_browser("barge")
     await browser.open()
     await browser.send({"type": "text", "text": "talk"})
     header = await browser.frames.until("audio.item")
@@ -292,7 +357,10 @@ async def test_interrupt_truncates_at_the_reported_playback_position(server: Fak
     await browser.send({"type": "interrupt"})
     interrupted = await browser.frames.until("audio.interrupted")
     assert (interrupted["item_id"], interrupted["audio_end_ms"], interrupted["reason"]) == (
-        header["item_id"], 120, "interrupt")
+        header["item_id"],
+        120,
+        "interrupt",
+    )
     truncate = (await server.wait_for_client_event("conversation.item.truncate"))[0]
     assert (truncate["item_id"], truncate["audio_end_ms"]) == (header["item_id"], 120)
     await browser.frames.until("turn.end")
@@ -302,9 +370,12 @@ async def test_interrupt_truncates_at_the_reported_playback_position(server: Fak
 # -- bad input ---------------------------------------------------------------------------------
 
 
-async def test_every_bad_input_gets_an_error_and_the_session_goes_on(server: FakeRealtimeServer) -> None:
+async def test_every_bad_input_gets_an_error_and_the_session_goes_on(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     await make_channel("bad")
-    browser = Browser("bad")
+    browser = new_browser("bad")
     ready = await browser.open()
     cases: list[tuple[str | bytes, str]] = [
         ("not json", "invalid_json"),
@@ -321,7 +392,7 @@ async def test_every_bad_input_gets_an_error_and_the_session_goes_on(server: Fak
         if isinstance(payload, bytes):
             await browser.send_audio(payload)
         else:
-            await browser.communicator.send_to(text_data=payload)
+            await browser.send_text(payload)
         error = await browser.error()
         assert error["code"] == code, (payload[:20], error)
         assert error["message"] and "Traceback" not in error["message"]
@@ -342,12 +413,15 @@ async def test_every_bad_input_gets_an_error_and_the_session_goes_on(server: Fak
     assert (await conversation_row(ready["conversation_id"])).end_reason == "client_disconnected"
 
 
-async def test_abusive_clients_are_closed_and_the_conversation_finalised(server: FakeRealtimeServer) -> None:
+async def test_abusive_clients_are_closed_and_the_conversation_finalised(
+    server: FakeRealtimeServer,
+    new_browser: Any,
+) -> None:
     await make_channel("abuse")
-    browser = Browser("abuse")
+    browser = new_browser("abuse")
     ready = await browser.open()
     for _ in range(MAX_STRIKES):
-        await browser.communicator.send_to(text_data="garbage")
+        await browser.send_text("garbage")
     assert (await browser.frames.until("session.end"))["reason"] == "protocol_violation"
     assert (await browser.frames.until_closed()).code == 4400
     assert len(browser.frames.of_type("error")) == MAX_STRIKES
@@ -359,39 +433,47 @@ async def test_abusive_clients_are_closed_and_the_conversation_finalised(server:
 # -- refusals ----------------------------------------------------------------------------------
 
 
-async def test_refusals_have_documented_close_codes(server: FakeRealtimeServer, settings: Any) -> None:
+async def test_refusals_have_documented_close_codes(
+    server: FakeRealtimeServer,
+    settings: Any,
+    new_browser: Any,
+) -> None:
     await make_channel("open-door")
     await make_channel("closed-door", is_active=False)
     await make_channel("partner", allowed_origins="https://partner.test")
-    assert await Browser("no-such-channel").refused() == 4404
-    assert await Browser("closed-door").refused() == 4404
-    assert await Browser("open-door", origin="http://evil.test").refused() == 4403
-    assert await Browser("open-door", origin=None).refused() == 4403
-    assert await Browser("partner").refused() == 4403
+    assert await new_browser("no-such-channel").refused() == 4404
+    assert await new_browser("closed-door").refused() == 4404
+    assert await new_browser("open-door", origin="http://evil.test").refused() == 4403
+    assert await new_browser("open-door", origin=None).refused() == 4403
+    assert await new_browser("partner").refused() == 4403
     assert server.all_connections == []
-    partner = Browser("partner", origin="https://partner.test")
+    partner = new_browser("partner", origin="https://partner.test")
     await partner.open()
     await partner.close()
     settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "ALLOW_MISSING_ORIGIN": True}
-    no_origin = Browser("open-door", origin=None)
+    no_origin = new_browser("open-door", origin=None)
     await no_origin.open()
     await no_origin.close()
     settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "DEFAULT_TRANSPORT": "offline"}
-    assert await Browser("open-door").refused() == 4503
+    assert await new_browser("open-door").refused() == 4503
 
 
-async def test_session_limits_per_ip_and_per_channel(server: FakeRealtimeServer, settings: Any) -> None:
+async def test_session_limits_per_ip_and_per_channel(
+    server: FakeRealtimeServer,
+    settings: Any,
+    new_browser: Any,
+) -> None:
     settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "MAX_SESSIONS_PER_IP": 1}
     await make_channel("busy", max_concurrent_sessions=2)
-    first = Browser("busy", ip="10.9.0.1")
+    first = new_browser("busy", ip="10.9.0.1")
     await first.open()
-    assert await Browser("busy", ip="10.9.0.1").refused() == 4429
-    second = Browser("busy", ip="10.9.0.2")
+    assert await new_browser("busy", ip="10.9.0.1").refused() == 4429
+    second = new_browser("busy", ip="10.9.0.2")
     await second.open()
-    assert await Browser("busy", ip="10.9.0.3").refused() == 4429
+    assert await new_browser("busy", ip="10.9.0.3").refused() == 4429
     await first.close()
     await wait_upstream_closed_count(server, 1)
-    third = Browser("busy", ip="10.9.0.1")
+    third = new_browser("busy", ip="10.9.0.1")
     await third.open()
     await second.close()
     await third.close()
@@ -401,15 +483,18 @@ async def test_session_limits_per_ip_and_per_channel(server: FakeRealtimeServer,
 
 
 @pytest.mark.parametrize("stage", ["before_ready", "mid_response", "during_tool_run"])
-async def test_disconnect_closes_upstream_within_a_second(server: FakeRealtimeServer, stage: str) -> None:
+async def test_disconnect_closes_upstream_within_a_second(
+    server: FakeRealtimeServer,
+    stage: str,
+    new_browser: Any,
+) -> None:
     tool = await make_tool("slow_tool", function="toolapp_slow")
     await make_channel("leave", tools=[tool])
-    browser = Browser("leave")
+    browser = new_browser("leave")
     if stage == "before_ready":
-        connected, _ = await browser.communicator.connect(timeout=5)
-        assert connected
+        await browser.connect()
         # Gone while the upstream session is still being opened: it must still be closed.
-        await browser.communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+        await browser.drop()
         await server.wait_for_connection()
     else:
         await browser.open()
@@ -418,24 +503,30 @@ async def test_disconnect_closes_upstream_within_a_second(server: FakeRealtimeSe
             await browser.send({"type": "text", "text": "talk"})
             await browser.frames.until(lambda f: isinstance(f, bytes))
         else:
-            server.add_response(ScriptedResponse(function_calls=[FunctionCall(name="slow_tool", arguments={"seconds": 2},
-                                                                              call_id="s1")]))
+            server.add_response(
+                ScriptedResponse(
+                    function_calls=[FunctionCall(name="slow_tool", arguments={"seconds": 2}, call_id="s1")]
+                )
+            )
             await browser.send({"type": "text", "text": "wait"})
             await browser.frames.until("approval.required")
             await browser.send({"type": "approval", "call_id": "s1", "approve": True})
             await browser.frames.until("tool.started")
     if stage != "before_ready":
         assert len(server.connections) == 1
-        await browser.communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+        await browser.drop()
     took = await wait_upstream_closed(server, 1.0)
     assert took < 1.0
-    await browser.communicator.wait(timeout=2)
+    await browser.close()
     conversation = await latest_conversation()
     assert conversation.end_reason == "client_disconnected"
     if stage == "during_tool_run":
         # The cancelled tool never answered upstream.
-        assert not [e for e in upstream_events(server, "conversation.item.create")
-                    if e["item"]["type"] == "function_call_output"]
+        assert not [
+            e
+            for e in upstream_events(server, "conversation.item.create")
+            if e["item"]["type"] == "function_call_output"
+        ]
 
 
 async def test_upstream_failure_sends_error_then_end_then_close(server: FakeRealtimeServer) -> None:
@@ -454,14 +545,20 @@ async def test_upstream_failure_sends_error_then_end_then_close(server: FakeReal
     await browser.close()
 
 
-async def test_unreachable_upstream_is_reported_and_finalised(server: FakeRealtimeServer, settings: Any) -> None:
+async def test_unreachable_upstream_is_reported_and_finalised(
+    server: FakeRealtimeServer,
+    settings: Any,
+    new_browser: Any,
+) -> None:
     await make_channel("nowhere")
     await server.close()
     # Port 9 (discard) has no listener on the test machines: the connection is refused at once.
-    settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "OPENAI_REALTIME_URL": "ws://127.0.0.1:9/v1/realtime"}
-    browser = Browser("nowhere")
-    connected, _ = await browser.communicator.connect(timeout=5)
-    assert connected
+    settings.REALTIME_AGENTS = {
+        **settings.REALTIME_AGENTS,
+        "OPENAI_REALTIME_URL": "ws://127.0.0.1:9/v1/realtime",
+    }
+    browser = new_browser("nowhere")
+    await browser.connect()
     error = await browser.error()
     assert error["code"] == "upstream_unavailable"
     assert (await browser.frames.until("session.end"))["reason"] == "upstream_error"
@@ -470,9 +567,9 @@ async def test_unreachable_upstream_is_reported_and_finalised(server: FakeRealti
     await browser.close()
 
 
-async def test_maximum_session_length(server: FakeRealtimeServer) -> None:
+async def test_maximum_session_length(server: FakeRealtimeServer, new_browser: Any) -> None:
     await make_channel("short", max_session_seconds=1)
-    browser = Browser("short")
+    browser = new_browser("short")
     ready = await browser.open()
     loop = asyncio.get_running_loop()
     started = loop.time()
