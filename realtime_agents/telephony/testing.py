@@ -132,7 +132,12 @@ class FakeCallsApi:
         """Listen on a free port on 127.0.0.1."""
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-calls-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-calls-api",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
