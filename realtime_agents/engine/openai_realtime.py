@@ -89,7 +89,8 @@ class OpenAIRealtimeModel(Model):
             raise TransportError("already connected")
         self._closing = False
         self.owns_playback = bool(config.call_id)
-        url = build_url(config.url, model_name=model_name, call_id=config.call_id)
+        base_url = config.url or self._environ.get("OPENAI_REALTIME_URL") or None
+        url = build_url(base_url, model_name=model_name, call_id=config.call_id)
         headers = await build_headers(config, self._environ)
         try:
             self._ws = await connect(

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from realtime_agents.engine import openai_realtime
 from realtime_agents.engine.testing import FakeRealtimeServer, FunctionCall, ScriptedResponse, silence, tone
 
 from .helpers import API_KEY
@@ -39,7 +38,7 @@ PNG_1X1 = (
 def default_endpoint(server: FakeRealtimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the engine's default endpoint (normally api.openai.com) at the fake server, with the key in the env."""
     url = server.url_for()
-    monkeypatch.setattr(openai_realtime, "DEFAULT_REALTIME_URL", url)
+    monkeypatch.setenv("OPENAI_REALTIME_URL", url)
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     yield url
 
