@@ -1,4 +1,4 @@
-"""A simulated Twilio Media Streams peer on a virtual clock: caller frames out, our frames played in real time."""
+"""A simulated Twilio Media Streams peer on a virtual clock: caller frames out, our frames played."""
 
 from __future__ import annotations
 
