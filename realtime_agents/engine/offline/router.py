@@ -171,9 +171,9 @@ class Router:
             # After a handoff the new agent acts on the request that caused it, if one of its tools fits.
             user = next((i for i in reversed(items) if i.get("type") == "message" and i.get("role") == "user"), None)
             if user is not None:
-                routed = self.route(item_text(user), context.tools, allow_handoffs=False)
-                if routed.calls:
-                    return routed
+                said = item_text(user)
+                if any(self.score(said, t) >= self._min_score for t in context.tools if not is_handoff(t)):
+                    return self.route(said, context.tools, allow_handoffs=False)
             return BrainReply(text="How can I help? " + self.capabilities(context.tools))
         return BrainReply(text=speakable(text))
 
