@@ -153,3 +153,11 @@ async def conversation_row(public_id: str, *, ended: bool = True, timeout: float
             if not ended or row.end_reason:
                 return row
             await asyncio.sleep(0.02)
+
+
+async def wait_all_finalised(timeout: float = 5.0) -> None:
+    """Wait (bounded) until every conversation row is finalised: server-side ends run after the client's."""
+    pending = sync_to_async(lambda: Conversation.objects.filter(end_reason="").exists())
+    async with asyncio.timeout(timeout):
+        while await pending():
+            await asyncio.sleep(0.02)
