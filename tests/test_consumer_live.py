@@ -55,16 +55,16 @@ def daphne_url() -> Iterator[str]:
 
     from tests.asgi import application
 
-    server = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"], signal_handlers=False,
+    daphne = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"], signal_handlers=False,
                     verbosity=0)
-    thread = threading.Thread(target=server.run, name="daphne-test-server", daemon=True)
+    thread = threading.Thread(target=daphne.run, name="daphne-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.listening_addresses:
+    while not daphne.listening_addresses:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("Daphne did not start listening within 10 s")
         time.sleep(0.02)
-    host, port = server.listening_addresses[0]
+    host, port = daphne.listening_addresses[0]
     yield f"ws://{host}:{port}"
     reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
     thread.join(timeout=10)
