@@ -1,4 +1,5 @@
 """The telephony core is Django-free: its protocol modules import neither Django nor Channels."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,5 +17,7 @@ def test_importing_the_telephony_core_loads_no_django() -> None:
         "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('django', 'channels', 'daphne'))\n"
         "print('loaded:' + ','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert result.stdout.strip() == "loaded:"
