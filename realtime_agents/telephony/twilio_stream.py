@@ -299,8 +299,8 @@ def parse_twilio_frame(text: str | bytes) -> TwilioEvent | TwilioFrameError:
     try:
         return _parse(frame)
     except _Bad as exc:
-        # The payload may be caller audio: keep it out of the excerpt.
-        excerpt = "" if event == "media" else text[:_EXCERPT]
+        # Media carries caller audio and start the caller's details: keep both out of excerpts (logs).
+        excerpt = "" if event in ("media", "start") else text[:_EXCERPT]
         return TwilioFrameError(reason=str(exc), event=event, excerpt=excerpt)
 
 

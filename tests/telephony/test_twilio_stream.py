@@ -199,6 +199,8 @@ def test_error_values_never_carry_audio_and_limits_hold() -> None:
     bad = parse_twilio_frame(_media(payload="QUJD", timestamp="soon"))
     assert isinstance(bad, TwilioFrameError) and bad.event == "media"
     assert bad.excerpt == "", "a media frame's excerpt would contain caller audio"
+    start = parse_twilio_frame(json.dumps({"event": "start", "streamSid": SID, "start": {"callSid": 5}}))
+    assert isinstance(start, TwilioFrameError) and start.excerpt == "", "start frames carry caller details"
     other = parse_twilio_frame(json.dumps({"event": "nope", "streamSid": SID}))
     assert isinstance(other, TwilioFrameError) and other.excerpt.startswith('{"event": "nope"')
     huge = parse_twilio_frame(" " * (MAX_FRAME_CHARS + 1))
