@@ -49,7 +49,7 @@ class OfflineModel(Model):
         self.session: dict[str, Any] = {}
         self.conversation: list[dict[str, Any]] = []
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
-        self._audio: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE_LIMIT)
+        self._audio: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._turns: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._input: InputAudio | None = None
         self._active: OfflineResponse | None = None
@@ -161,6 +161,12 @@ class OfflineModel(Model):
                 await handler(event)
             except ClientEventError as exc:
                 await self._error(exc.code, exc.message, param=exc.param, event_id=event.get("event_id"))
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the transport
+                logger.warning("offline model failed handling %s", kind, exc_info=exc)
+                await self._send({"type": "error", "error": {
+                    "type": "server_error", "code": "server_error", "param": None,
+                    "message": f"The offline model failed handling {kind}: {type(exc).__name__}",
+                    "event_id": event.get("event_id")}})
 
     async def _on_session_update(self, event: dict[str, Any]) -> None:
         self.session = apply_session_update(self.session, event.get("session"))
@@ -243,7 +249,8 @@ class OfflineModel(Model):
             raise ClientEventError("conversation_already_has_active_response",
                                    f"Conversation already has an active response in progress: {active}.")
         self._response_requested = True
-        await self._turns.put(("response", params))
+        # Through the audio queue, so a commit sent just before is transcribed before the answer starts.
+        await self._audio.put(("response", params))
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
         active = self._active
@@ -262,6 +269,8 @@ class OfflineModel(Model):
             if kind == "audio":
                 for vad_event in await asyncio.to_thread(audio.process, data):
                     await self._on_vad(vad_event)
+            elif kind == "response":
+                await self._turns.put(("response", data))
             elif kind == "clear":
                 audio.clear()
                 self._speech_item = None

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from ..audio import AudioFormatError, from_ga_format
+from ..errors import ConfigError
 
 PCM_FORMAT = {"type": "audio/pcm", "rate": 24000}
 TURN_DETECTION_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -57,7 +58,7 @@ def _object(value: Any, param: str) -> dict[str, Any]:
 def _format(value: Any, param: str) -> dict[str, Any]:
     try:
         from_ga_format(_object(value, param))
-    except AudioFormatError as exc:
+    except (AudioFormatError, ConfigError) as exc:
         raise ClientEventError("invalid_value", f"{param}: {exc}", param=param) from exc
     return copy.deepcopy(value)
 
