@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..model import ConnectionStatusEvent, Model, TransportError
-from .brain import Brain, BrainContext, ChatCompletionsBrain
+from .brain import Brain, BrainContext, ChatCompletionsBrain, completions_url
 from .engines import OfflineEngines, TtsChoice, shared_engines
 from .input import MIN_COMMIT_MS, InputAudio
 from .responder import OfflineResponse
@@ -27,20 +27,25 @@ QUEUE_LIMIT = 10_000
 class OfflineModel(Model):
     """A realtime model with no network: speaks the GA protocol to the session, runs everything locally.
 
-    The brain is `brain` if given, else a chat-completions endpoint (`chat_url`, or the model
-    config's http(s) `url`), else the deterministic `Router` (not a language model).
+    The brain is `brain` if given, else an OpenAI-compatible chat-completions endpoint at `chat_url`
+    (bearer `chat_api_key`, else the model config's string `api_key`), else the deterministic
+    `Router` (not a language model).
     """
 
     def __init__(self, *, engines: OfflineEngines | None = None, brain: Brain | None = None,
-                 chat_url: str | None = None, chat_model: str = "local", tts: TtsChoice = "auto",
+                 chat_url: str | None = None, chat_model: str = "local", chat_api_key: str | None = None,
+                 tts: TtsChoice = "auto",
                  max_audio_lead_s: float = 1.0) -> None:
         super().__init__()
         if max_audio_lead_s < 0:
             raise ValueError(f"max_audio_lead_s must be >= 0, got {max_audio_lead_s!r}")
+        if chat_url is not None:
+            completions_url(chat_url)  # a bad URL fails here, where it is written
         self._engines = engines
         self._brain_given = brain
         self._chat_url = chat_url
         self._chat_model = chat_model
+        self._chat_api_key = chat_api_key
         self._tts: TtsChoice = tts
         self._lead = max_audio_lead_s
         self._connected = False
@@ -87,10 +92,10 @@ class OfflineModel(Model):
         await self._send({"type": "session.created", "session": copy.deepcopy(self.session)})
 
     def _pick_brain(self, config: ModelConfig) -> Brain:
-        url = self._chat_url or (config.url if config.url and config.url.startswith(("http://", "https://")) else None)
+        url = self._chat_url
         if url is None:
             return Router()
-        api_key = config.api_key if isinstance(config.api_key, str) else None
+        api_key = self._chat_api_key or (config.api_key if isinstance(config.api_key, str) else None)
         logger.info("offline model brain: chat completions at %s", url.split("?")[0])
         return ChatCompletionsBrain(url=url, model=self._chat_model, api_key=api_key)
 

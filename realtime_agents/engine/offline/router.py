@@ -35,10 +35,17 @@ def stem(word: str) -> str:
     """A crude stem so "booking"/"books"/"booked" meet "book"."""
     word = word.lower().strip("'")
     word = SYNONYMS.get(word, word)
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return SYNONYMS.get(word[: -len(suffix)], word[: -len(suffix)])
-    return word
+    if len(word) > 5 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 5 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        word = word[:-2]
+    elif len(word) > 6 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 5 and word.endswith("ed"):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return SYNONYMS.get(word, word)
 
 
 def words(text: str) -> list[str]:
