@@ -480,3 +480,21 @@ def test_audio_only_moves_counters_and_queues_no_rows() -> None:
     tracker.observe(AgentEndEvent(agent=AgentSpec(name="A"), response_id="resp_1", status="completed"))
     (row,) = tracker.ops
     assert (row.fields["text"], row.fields["status"], row.fields["audio_ms"]) == ("Long.", "completed", 100_000.0)
+
+
+@pytest.mark.parametrize(("played", "status", "audio_ms"), [(300.0, "interrupted", 300.0),
+                                                           (1700.0, "completed", 2000.0)])
+def test_a_session_ending_mid_playback_marks_the_unheard_answer_interrupted(played, status, audio_ms) -> None:
+    tracker = ConversationTracker(starting_agent="A", bytes_per_ms=48, transcribes_input=False)
+    tracker.observe(AudioEvent(data=bytes(48 * 2000), item_id="item_a", response_id="resp_1"))
+    tracker.observe(TranscriptDoneEvent(role="assistant", item_id="item_a", transcript="Two seconds of speech."))
+    tracker.observe(AgentEndEvent(agent=AgentSpec(name="A"), response_id="resp_1", status="completed"))
+    tracker.note_playback("item_a", played)
+    tracker.note_playback("item_a", 100.0)  # a late, older position
+    tracker.note_playback("item_unknown", 5.0)
+    tracker.finish()
+    final = {"status": tracker.ops[0].fields["status"], "audio_ms": tracker.ops[0].fields["audio_ms"]}
+    for row in tracker.ops[1:]:
+        assert row.kind == "item_update" and row.sequence == tracker.ops[0].fields["sequence"]
+        final.update(row.fields)
+    assert (final["status"], final["audio_ms"]) == (status, audio_ms)

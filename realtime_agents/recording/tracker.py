@@ -36,8 +36,9 @@ from .tool_runs import ToolRunTracker
 
 logger = logging.getLogger("realtime_agents.recording.tracker")
 
-# A disconnect this much before the end of the generated audio means the caller did not hear it all.
-UNHEARD_TAIL_MS = 250.0
+# Playback positions come every 100-250 ms: a session ending further than this before the end of the
+# generated audio means the caller did not hear it all.
+UNHEARD_TAIL_MS = 500.0
 
 
 class _Item:
@@ -143,7 +144,8 @@ class ConversationTracker:
     def note_playback(self, item_id: str, ms: float) -> None:
         """Remember how much of an assistant item the caller has heard."""
         if item_id in self._items or item_id in self._written:
-            self._played[item_id] = ms
+            # Positions may arrive out of order; the furthest one is what was heard.
+            self._played[item_id] = max(ms, self._played.get(item_id, 0.0))
 
     def finish(self) -> Totals:
         """Write out everything still pending (the session is over) and return the final totals."""
