@@ -82,7 +82,7 @@ class ToolApprovalRequiredEvent:
     type: Literal["tool_approval_required"] = "tool_approval_required"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AudioEvent:
     """One chunk of model audio, in the session's output format, unchanged."""
 
@@ -178,7 +178,7 @@ class InputAudioTimeoutTriggeredEvent:
     type: Literal["input_audio_timeout_triggered"] = "input_audio_timeout_triggered"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TranscriptDeltaEvent:
     """A piece of live transcript, for the user's speech or the assistant's."""
 

@@ -66,7 +66,12 @@ class Model(abc.ABC):
             self._listeners.remove(listener)
 
     async def _emit(self, event: ModelEvent) -> None:
-        for listener in tuple(self._listeners):
+        listeners = self._listeners
+        if len(listeners) == 1:
+            # The common case (just the session), without a copy per audio delta.
+            await listeners[0].on_event(event)
+            return
+        for listener in tuple(listeners):
             await listener.on_event(event)
 
     @abc.abstractmethod
