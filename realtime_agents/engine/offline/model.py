@@ -269,10 +269,20 @@ class OfflineModel(Model):
     async def _input_loop(self) -> None:
         assert self._input is not None and self._engines is not None
         audio = self._input
+        held: tuple[str, Any] | None = None
         while True:
-            kind, data = await self._audio.get()
+            kind, data = held or await self._audio.get()
+            held = None
             if kind == "audio":
-                for vad_event in await asyncio.to_thread(audio.process, data):
+                # Appends that queued up meanwhile go to one worker-thread call: fewer hops under load.
+                batch = [data]
+                while not self._audio.empty():
+                    nxt = self._audio.get_nowait()
+                    if nxt[0] != "audio":
+                        held = nxt
+                        break
+                    batch.append(nxt[1])
+                for vad_event in await asyncio.to_thread(audio.process, b"".join(batch)):
                     await self._on_vad(vad_event)
             elif kind == "response":
                 await self._turns.put(("response", data))

@@ -16,7 +16,7 @@ TURN_DETECTION_DEFAULTS: dict[str, dict[str, Any]] = {
                      "interrupt_response": True},
 }
 # Semantic VAD has no model here: it becomes Silero with a silence window per eagerness.
-SEMANTIC_SILENCE_MS = {"low": 900, "medium": 600, "auto": 600, "high": 450}
+SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "auto": 500, "high": 400}
 SESSION_KEYS = frozenset({"type", "audio", "include", "instructions", "max_output_tokens", "model",
                           "output_modalities", "parallel_tool_calls", "prompt", "reasoning", "tool_choice", "tools",
                           "tracing", "truncation"})

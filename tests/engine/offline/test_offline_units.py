@@ -133,7 +133,7 @@ def test_session_update_rules() -> None:
         "output": {"format": {"type": "audio/pcma"}}}})
     assert updated["instructions"] == "hi" and session["instructions"] == ""
     assert updated["audio"]["output"]["format"] == {"type": "audio/pcma"}
-    assert vad_settings(updated) == (0.5, 450, 300)
+    assert vad_settings(updated) == (0.5, 400, 300)
     assert vad_settings(apply_session_update(session, {"audio": {"input": {"turn_detection": None}}})) is None
     for bad, param in [({"tools": "x"}, "session.tools"), ({"output_modalities": ["video"]}, "session.output_modalities"),
                        ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2}}}},
