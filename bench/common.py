@@ -95,6 +95,29 @@ class MeasuredWindow:
         return cpu, wall
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def pid_cpu(pid: int) -> CpuTimes:
+    """CPU used so far by another process (all its threads), from /proc/<pid>/stat (Linux, 10 ms ticks)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name may hold spaces: the fields we want follow its closing parenthesis.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return CpuTimes(user=int(fields[11]) / _CLOCK_TICKS, system=int(fields[12]) / _CLOCK_TICKS)
+
+
+def pid_memory_kib(pid: int) -> dict[str, int]:
+    """Peak (`VmHWM`) and current (`VmRSS`) resident memory of a process in KiB, from /proc/<pid>/status."""
+    wanted = {"VmHWM", "VmRSS"}
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in wanted:
+                found[key] = int(value.split()[0])
+    return found
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation between ranks, as numpy's default."""
     if not values:
