@@ -41,14 +41,32 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture(autouse=True)
-async def settle() -> AsyncIterator[None]:
-    """After each test, let Daphne finish ending its sessions before the database is flushed."""
+async def settle(daphne: Any) -> AsyncIterator[None]:
+    """After each test, let Daphne finish its sessions and application instances.
+
+    Sessions end after the client's close, so the database must not be flushed before they are
+    finalised; and with channels-redis, an application instance still receiving on Daphne's loop
+    would clash with the next test's loop ("two event loops ... on one channel layer").
+    """
     yield
     await wait_all_finalised()
+    # Generous: with channels-redis an instance may sit in a blocking Redis read for a few seconds.
+    async with asyncio.timeout(15):
+        while _applications_running(daphne):
+            await asyncio.sleep(0.02)
+
+
+def _applications_running(daphne: Any) -> bool:
+    """Whether any of Daphne's application instances is still running (read from another thread)."""
+    try:
+        instances = [details.get("application_instance") for details in list(daphne.connections.values())]
+    except RuntimeError:  # the dict changed size while Daphne's thread updated it: look again
+        return True
+    return any(instance is not None and not instance.done() for instance in instances)
 
 
 @pytest.fixture(scope="session")
-def daphne_url() -> Iterator[str]:
+def daphne() -> Iterator[Any]:
     """A Daphne serving tests.asgi on a free port, in a thread (Twisted's reactor runs once per process)."""
     from daphne.server import Server
     from twisted.internet import reactor
@@ -64,8 +82,7 @@ def daphne_url() -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("Daphne did not start listening within 10 s")
         time.sleep(0.02)
-    host, port = daphne.listening_addresses[0]
-    yield f"ws://{host}:{port}"
+    yield daphne
     reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
     thread.join(timeout=10)
 
@@ -134,6 +151,7 @@ class LiveBrowser:
 
 
 @pytest.fixture
-def new_browser(daphne_url: str) -> Callable[..., LiveBrowser]:
+def new_browser(daphne: Any) -> Callable[..., LiveBrowser]:
     """Tests open real client sockets to the live Daphne."""
-    return lambda slug, **options: LiveBrowser(daphne_url, slug, **options)
+    host, port = daphne.listening_addresses[0]
+    return lambda slug, **options: LiveBrowser(f"ws://{host}:{port}", slug, **options)
