@@ -14,14 +14,15 @@ import os
 import pstats
 import shlex
 import sys
+import time
 from collections.abc import Sequence
 
 from bench.common import FakeServerProcess, format_table, machine_notes, pid_memory_kib, positive_float, positive_int, run_in_child
 from bench.relay_clients import ClientConfig, ClientResult, client_main
-from bench.relay_servers import SERVER_KINDS, ServerProcess, bench_database, make_server, recorded_counts, workdir
+from bench.relay_servers import DEFAULT_KINDS, SERVER_KINDS, ServerProcess, bench_database, make_server, recorded_counts, workdir
 from realtime_agents.engine.testing import ScriptedResponse
 
-FINALISE_SECONDS = 3.0  # after the clients close: conversations are finalised and recorded
+FINALISE_TIMEOUT_S = 60.0  # after the clients close: conversations are finalised and recorded
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -62,7 +63,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=positive_int, default=50, help="concurrent sessions (default 50)")
     parser.add_argument("--seconds", type=positive_float, default=20.0,
                         help="seconds of answer audio per session, streamed in real time (default 20)")
-    parser.add_argument("--variants", type=_variants, default=SERVER_KINDS, help="comma-separated: daphne,bare")
+    parser.add_argument("--variants", type=_variants, default=DEFAULT_KINDS,
+                        help=f"comma-separated, from {','.join(SERVER_KINDS)} (default daphne,bare)")
     parser.add_argument("--rounds", type=positive_int, default=1, help="repeat every variant (default 1)")
     parser.add_argument("--chunk-ms", type=positive_int, default=50, help="audio per upstream delta (default 50)")
     parser.add_argument("--frame-ms", type=_frame_ms, default=20,
@@ -74,7 +76,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="pin the relay server to this CPU, the load generators to the others; -1: no pinning "
                         f"(default {default_cpu})")
     parser.add_argument("--profile", metavar="PATH", default=None,
-                        help="cProfile the Daphne process into PATH and print its top functions (slows it: "
+                        help="cProfile the ASGI server process into PATH and print its top functions (slows it: "
                         "do not record those figures)")
     args = parser.parse_args(argv)
     if args.seconds * 1000 < args.chunk_ms:
@@ -134,8 +136,8 @@ def _run_variant(
     variant: str, args: argparse.Namespace, upstream_url: str, database: object, tmp: object,
     server_cpus: list[int] | None, others: list[int] | None,
 ) -> RunFigures:
-    profile = args.profile if variant == "daphne" else None
-    before = recorded_counts(database) if variant == "daphne" else {}  # type: ignore[arg-type]
+    profile = f"{args.profile}.{variant}" if args.profile and variant != "bare" else None
+    before = recorded_counts(database) if variant != "bare" else {}  # type: ignore[arg-type]
     with ServerProcess(kind=variant, upstream_url=upstream_url, database=database,  # type: ignore[arg-type]
                        workdir=tmp, cpus=server_cpus, profile_path=profile) as server:  # type: ignore[arg-type]
         config = ClientConfig(
@@ -149,20 +151,37 @@ def _run_variant(
         except Exception:
             print(f"{variant} server log tail:\n{server.log_tail()}", file=sys.stderr)
             raise
-        import time
-
-        time.sleep(FINALISE_SECONDS)
+        finalise_s = _wait_finalised(variant, database, before, clients.ready)
         peak = pid_memory_kib(server.pid).get("VmHWM", 0)
+        log_tail = server.log_tail()
         if clients.errors:
-            print(f"{variant} server log tail:\n{server.log_tail()}", file=sys.stderr)
+            print(f"{variant} server log tail:\n{log_tail}", file=sys.stderr)
     recorded: dict[str, int] = {}
-    if variant == "daphne":
+    if finalise_s is not None:
+        print(f"{variant}: every conversation finalised {finalise_s:.1f} s after the clients closed")
+    if variant != "bare":
         after = recorded_counts(database)  # type: ignore[arg-type]
         recorded = {key: after[key] - before.get(key, 0) for key in after}
+        if recorded["finalised"] < clients.ready:
+            print(f"{variant} server log tail:\n{log_tail}", file=sys.stderr)
     if profile:
-        print(f"\ncProfile of the Daphne process (whole life), top 35 by own time:")
+        print(f"\ncProfile of the {variant} process (whole life), top 35 by own time:")
         pstats.Stats(profile).sort_stats("tottime").print_stats(35)
     return RunFigures(variant=variant, clients=clients, peak_rss_kib=peak, recorded=recorded)
+
+
+def _wait_finalised(variant: str, database: object, before: dict[str, int], expected: int) -> float | None:
+    """Seconds until Daphne finalised every conversation (polled), None if not within FINALISE_TIMEOUT_S."""
+    started = time.monotonic()
+    if variant == "bare":
+        time.sleep(1.0)
+        return None
+    while time.monotonic() - started < FINALISE_TIMEOUT_S:
+        counts = recorded_counts(database)  # type: ignore[arg-type]
+        if counts["finalised"] - before.get("finalised", 0) >= expected:
+            return time.monotonic() - started
+        time.sleep(1.0)
+    return None
 
 
 def _summarise(results: Sequence[RunFigures], args: argparse.Namespace) -> int:
@@ -181,14 +200,19 @@ def _summarise(results: Sequence[RunFigures], args: argparse.Namespace) -> int:
         if c.chunks_lost or c.ready < c.sessions or c.errors:
             failed = True
     by_variant = {v: [f for f in results if f.variant == v] for v in args.variants}
-    if by_variant.get("daphne") and by_variant.get("bare"):
-        ratios = [d.clients.server_cpu_per_session_minute / b.clients.server_cpu_per_session_minute
-                  for d, b in zip(by_variant["daphne"], by_variant["bare"], strict=True)]
-        print("daphne / bare server CPU per session-minute:", ", ".join(f"{r:.2f}x" for r in ratios),
-              "(target <= 1.3x at N=50)")
-    for figures in by_variant.get("daphne", []):
-        c = figures.clients
-        print(f"daphne p99 {c.latency.p99_ms:.1f} ms (target < 50 ms at N=200), chunks lost {c.chunks_lost} (target 0)")
+    bare = by_variant.get("bare", [])
+    for variant, runs in by_variant.items():
+        if variant == "bare" or not runs:
+            continue
+        if bare:
+            ratios = [r.clients.server_cpu_per_session_minute / b.clients.server_cpu_per_session_minute
+                      for r, b in zip(runs, bare, strict=True)]
+            print(f"{variant} / bare server CPU per session-minute:", ", ".join(f"{x:.2f}x" for x in ratios),
+                  "(target <= 1.3x at N=50)")
+        for figures in runs:
+            c = figures.clients
+            print(f"{variant}: p99 {c.latency.p99_ms:.1f} ms (target < 50 ms at N=200), "
+                  f"chunks lost {c.chunks_lost} (target 0)")
     if failed:
         print("FAIL: sessions refused, chunks lost or recording incomplete (see above)", file=sys.stderr)
         return 1

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
 SETTINGS = "bench.relay_settings"
 CHANNEL = "demo"
-SERVER_KINDS = ("daphne", "bare")
+# "-patched": the demo project with proposed consumer patch P1 (bench/relay_asgi.py); uvicorn is optional.
+SERVER_KINDS = ("daphne", "bare", "daphne-patched", "uvicorn", "uvicorn-patched")
+DEFAULT_KINDS = ("daphne", "bare")
 
 
 def make_server(*, response: ScriptedResponse, cpus: Sequence[int] | None) -> StampingServer:
@@ -140,9 +142,9 @@ class ServerProcess:
     @property
     def url(self) -> str:
         """The WebSocket URL browsers connect to."""
-        if self.kind == "daphne":
-            return f"ws://127.0.0.1:{self.port}/ws/realtime/{CHANNEL}/"
-        return f"ws://127.0.0.1:{self.port}/"
+        if self.kind == "bare":
+            return f"ws://127.0.0.1:{self.port}/"
+        return f"ws://127.0.0.1:{self.port}/ws/realtime/{CHANNEL}/"
 
     @property
     def origin(self) -> str:
@@ -160,8 +162,14 @@ class ServerProcess:
         python = [sys.executable]
         if self._profile_path:
             python += ["-m", "cProfile", "-o", self._profile_path]
-        if self.kind == "daphne":
-            return [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"]
+        app = "bench.relay_asgi:application" if self.kind.endswith("-patched") else "project.asgi:application"
+        if self.kind.startswith("daphne"):
+            return [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
+        if self.kind.startswith("uvicorn"):
+            # Same WebSocket library as the bare relay; no compression, as Daphne and the bench clients.
+            return [*python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets",
+                    "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
+                    "--log-level", "warning", app]
         return [*python, "-m", "bench.relay_bare", "--port", str(self.port), "--upstream", self._upstream_url,
                 "--api-key", API_KEY]
 
