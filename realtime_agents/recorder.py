@@ -19,6 +19,7 @@ from .engine.audio import AudioFormatError, bytes_per_ms
 from .engine.errors import ConfigError
 from .models import Conversation
 from .recording.tracker import ConversationTracker, RowOp
+from .redaction import channel_redacts, redact_op
 from .recording.writer import create_conversation, finalise, write_batch
 from .specs import LoadedChannel
 
@@ -99,10 +100,12 @@ class ConversationRecorder:
             user_agent=client.user_agent[:MAX_USER_AGENT],
             ip_hash=hash_ip(client.ip),
         )
+        redacts = await database_sync_to_async(channel_redacts)(loaded.channel_id)
         tracker = ConversationTracker(
             starting_agent=loaded.starting_agent.name,
             bytes_per_ms=_output_bytes_per_ms(loaded),
             transcribes_input=bool(loaded.model_settings.get("input_audio_transcription")),
+            redact=redact_op if redacts else None,
         )
         logger.info("conversation %s started on channel %s", conversation.public_id, loaded.slug)
         return cls(conversation=conversation, tracker=tracker)

@@ -127,6 +127,10 @@ class Channel(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Delete conversations after N days; empty: keep.",
     )
+    redact_personal_data = models.BooleanField(
+        default=False,
+        help_text="Replace e-mail addresses, phone numbers and card numbers in recorded text before it is stored.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -79,8 +79,10 @@ class ConversationTracker:
     """Follows one session's events and queues `RowOp`s in conversation order; `ops` is drained by a writer."""
 
     def __init__(self, *, starting_agent: str, bytes_per_ms: float, transcribes_input: bool,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 redact: Callable[[RowOp], RowOp] | None = None) -> None:
         self.ops: list[RowOp] = []
+        self._redact = redact
         self.current_agent = starting_agent
         self.usage = Usage()
         self.turn_count = 0
@@ -180,7 +182,8 @@ class ConversationTracker:
 
     def _emit(self, op: RowOp) -> None:
         self._last_activity = self._wall()
-        self.ops.append(op)
+        # Every row passes here, so redaction at this point covers items, updates, tool runs and events.
+        self.ops.append(op if self._redact is None else self._redact(op))
 
     def _event(self, kind: str, *, sequence: int | None = None, **data: Any) -> None:
         self._emit(RowOp(kind="event", fields={
