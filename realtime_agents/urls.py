@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -10,4 +10,5 @@ app_name = "realtime_agents"
 
 urlpatterns = [
     path("try/<slug:slug>/", views.try_it, name="try_it"),
+    path("api/", include("realtime_agents.api.urls")),
 ]
