@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import asyncio
 import enum
 import logging
@@ -14,7 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.http.request import validate_host
 
-from .conf import app_settings, user_settings
+from .conf import app_settings
 from .specs import LoadedChannel
 
 logger = logging.getLogger("realtime_agents.admission")
@@ -59,15 +61,18 @@ def scope_header(scope: Mapping[str, Any], name: str) -> str | None:
 def client_ip(scope: Mapping[str, Any]) -> str:
     """The peer address ASGI reports, "" when unknown (behind a proxy: Daphne --proxy-headers)."""
     client = scope.get("client")
-    return str(client[0]) if client and client[0] else ""
+    if not client or not client[0]:
+        return ""
+    try:
+        # Unix sockets and odd servers report non-addresses: treat those as unknown.
+        return str(ipaddress.ip_address(str(client[0])))
+    except ValueError:
+        return ""
 
 
 def allow_missing_origin() -> bool:
-    """Whether a request without Origin (not a browser) may connect (REALTIME_AGENTS["ALLOW_MISSING_ORIGIN"])."""
-    # Read from the raw dict: the key is not (yet) among conf.DEFAULTS.
-    settings = app_settings.as_dict()
-    value = settings.get("ALLOW_MISSING_ORIGIN", user_settings().get("ALLOW_MISSING_ORIGIN", False))
-    return value is True
+    """Whether a request without Origin (not a browser) may connect (`ALLOW_MISSING_ORIGIN`)."""
+    return app_settings.ALLOW_MISSING_ORIGIN is True
 
 
 def _normalise_origin(origin: str) -> str | None:

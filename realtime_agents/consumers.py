@@ -86,7 +86,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.session = await runner.run(model_config=choice.model_config)
             await self.session.enter()
             if loaded.greeting:
-                await self.session.create_response(instructions=GREETING.format(greeting=loaded.greeting))
+                # Per-response instructions replace the session's: keep the agent's own with the greeting.
+                persona = await self.session.current_agent.get_system_prompt(self.session.run_context) or ""
+                greeting = GREETING.format(greeting=loaded.greeting)
+                await self.session.create_response(instructions=f"{persona}\n\n{greeting}".strip())
         except (TransportError, SessionError, ConfigError, OSError) as exc:
             logger.warning("conversation %s: cannot open the model session: %s", recorder.public_id,
                            type(exc).__name__)
