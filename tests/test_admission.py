@@ -215,7 +215,6 @@ def test_azure_transport_sends_the_api_key_header() -> None:
     [
         ("openai", {}, "no API key"),
         ("azure", {"AZURE_OPENAI_API_KEY": "az-secret-value"}, "API key and URL needed"),
-        ("offline", {}, "offline transport is not available yet"),
         ("carrier-pigeon", {}, "unknown transport"),
     ],
 )
@@ -228,6 +227,25 @@ def test_unusable_transports_are_refused_clearly(
     ):
         choose_transport(loaded(transport=transport))
     assert "az-secret-value" not in str(caught.value)
+
+
+def test_offline_transport_needs_no_key_and_uses_the_settings() -> None:
+    pytest.importorskip("faster_whisper", reason="the offline voice model is not installed")
+    settings = {"OFFLINE_CHAT_URL": "http://127.0.0.1:9/v1", "OFFLINE_CHAT_MODEL": "tiny", "OFFLINE_TTS": "none"}
+    with override_settings(REALTIME_AGENTS=settings):
+        choice = choose_transport(loaded(transport="offline"), playback_tracker="tracker")
+    assert choice.name == "offline"
+    assert type(choice.model).__name__ == "OfflineModel"
+    assert choice.model_config == {"playback_tracker": "tracker"}
+
+
+def test_offline_transport_missing_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # A None entry in sys.modules makes the import fail, as on a site without the extra.
+    monkeypatch.setitem(sys.modules, "realtime_agents.engine.offline", None)
+    with pytest.raises(TransportUnavailable, match="install-offline"):
+        choose_transport(loaded(transport="offline"))
 
 
 def test_browser_audio_is_always_pcm16() -> None:
