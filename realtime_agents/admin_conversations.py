@@ -1,77 +1,261 @@
-"""Read-only Django admin for recorded conversations, with their transcript, tool runs and events inline."""
+"""Read-only Django admin for recorded conversations: summarised list, filters, search, chat-style detail."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+import uuid
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
+from .api import admin as _api_admin  # noqa: F401  (registers the API token admin)
+from .api.queries import TimelineEntry, agent_q, had_event, had_tool_error, timeline, with_summary
 from .models import Conversation, ConversationEvent, ToolRun, TranscriptItem
+from .search import SearchQueryError, empty_results, search_conversations
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    """An inline that shows rows and never edits, adds or deletes them."""
+class _YesNoFilter(admin.SimpleListFilter):
+    """A yes/no filter on an EXISTS condition."""
 
-    extra = 0
-    can_delete = False
-    show_change_link = False
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        """Yes and no."""
+        return [("yes", "Yes"), ("no", "No")]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
-        """Every shown field is read-only."""
-        return list(self.fields or [])
+    def condition(self) -> Any:
+        """The EXISTS expression that is true for "yes"."""
+        raise NotImplementedError
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        """Rows come from sessions only."""
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        """Recorded history is not edited."""
-        return False
-
-
-class TranscriptItemInline(_ReadOnlyInline):
-    """What was said, in order."""
-
-    model = TranscriptItem
-    fields = ["sequence", "role", "agent_name", "text", "status", "audio_ms", "response_latency_ms", "started_at"]
-    ordering = ["sequence"]
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+        """Keep conversations where the condition is (not) met."""
+        if self.value() == "yes":
+            return queryset.filter(self.condition())
+        if self.value() == "no":
+            return queryset.filter(~self.condition())
+        return None
 
 
-class ToolRunInline(_ReadOnlyInline):
-    """The tools the model called."""
+class ToolErrorFilter(_YesNoFilter):
+    """Conversations in which a tool failed (error, timeout, invalid arguments, unknown tool)."""
 
-    model = ToolRun
-    fields = ["sequence", "tool_name", "arguments", "output", "status", "approval", "decided_by", "duration_ms"]
-    ordering = ["sequence"]
+    title = "had a tool error"
+    parameter_name = "tool_error"
+
+    def condition(self) -> Any:
+        """A failed tool run exists."""
+        return had_tool_error()
 
 
-class ConversationEventInline(_ReadOnlyInline):
-    """Handoffs, guardrail trips, errors, reconnects and interruptions."""
+class GuardrailFilter(_YesNoFilter):
+    """Conversations in which a guardrail tripped."""
 
-    model = ConversationEvent
-    fields = ["sequence", "kind", "agent_name", "data", "created_at"]
-    ordering = ["sequence"]
+    title = "guardrail tripped"
+    parameter_name = "guardrail_tripped"
+
+    def condition(self) -> Any:
+        """A guardrail event exists."""
+        return had_event(ConversationEvent.Kind.GUARDRAIL_TRIPPED)
+
+
+class HandoffFilter(_YesNoFilter):
+    """Conversations handed from one agent to another."""
+
+    title = "was handed off"
+    parameter_name = "handed_off"
+
+    def condition(self) -> Any:
+        """A handoff event exists."""
+        return had_event(ConversationEvent.Kind.HANDOFF)
+
+
+class ChannelFilter(admin.SimpleListFilter):
+    """By channel slug (kept on the conversation, so deleted channels stay filterable)."""
+
+    title = "channel"
+    parameter_name = "channel"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        """Every channel that has conversations."""
+        slugs = Conversation.objects.order_by("channel_slug").values_list("channel_slug", flat=True).distinct()
+        return [(slug, slug) for slug in slugs if slug]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+        """Keep that channel's conversations."""
+        return queryset.filter(channel_slug=self.value()) if self.value() else None
+
+
+class AgentFilter(admin.SimpleListFilter):
+    """By agent: started, finished, or spoke in the conversation."""
+
+    title = "agent"
+    parameter_name = "agent"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        """Every starting or final agent name."""
+        names = set(Conversation.objects.values_list("starting_agent_name", flat=True).distinct())
+        names |= set(Conversation.objects.values_list("final_agent_name", flat=True).distinct())
+        return [(name, name) for name in sorted(names) if name]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+        """Keep that agent's conversations."""
+        return queryset.filter(agent_q(self.value())) if self.value() else None
+
+
+def _pretty_json(raw: str) -> str:
+    """Indented JSON when `raw` is JSON, else `raw` unchanged (the template escapes either)."""
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError):
+        return raw
+
+
+def _event_summary(event: ConversationEvent) -> str:
+    """One readable line for an event (plain text; escaped by the template)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.kind == ConversationEvent.Kind.HANDOFF:
+        return f"Handed off from {data.get('from_agent', '?')} to {data.get('to_agent', '?')}"
+    if event.kind == ConversationEvent.Kind.GUARDRAIL_TRIPPED:
+        names = ", ".join(str(name) for name in data.get("guardrails", []) or []) or "a guardrail"
+        return f"Guardrail tripped: {names}"
+    return event.get_kind_display()
+
+
+def chat_rows(entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+    """What the detail template shows for each timeline entry (values only; the template escapes them)."""
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        row = entry.row
+        if isinstance(row, TranscriptItem):
+            speaker = ((row.agent_name or "Assistant") if row.role == TranscriptItem.Role.ASSISTANT
+                       else row.get_role_display())
+            rows.append({"kind": "message", "sequence": entry.sequence, "role": row.role, "speaker": speaker,
+                         "time": row.started_at, "text": row.text, "status": row.status,
+                         "status_label": "" if row.status == TranscriptItem.Status.COMPLETED else row.get_status_display(),
+                         "audio_ms": row.audio_ms, "latency_ms": row.response_latency_ms})
+        elif isinstance(row, ToolRun):
+            rows.append({"kind": "tool_run", "sequence": entry.sequence, "tool": row.tool_name, "time": row.started_at,
+                         "agent": row.agent_name, "arguments": _pretty_json(row.arguments),
+                         "output": _pretty_json(row.output), "status": row.status,
+                         "status_label": row.get_status_display(), "ok": row.status == ToolRun.Status.OK,
+                         "duration_ms": row.duration_ms, "approval": row.get_approval_display() if row.approval else "",
+                         "decided_by": row.decided_by})
+        else:
+            rows.append({"kind": "event", "sequence": entry.sequence, "event_kind": row.kind, "time": row.created_at,
+                         "summary": _event_summary(row), "agent": row.agent_name,
+                         "data": json.dumps(row.data, indent=2, ensure_ascii=False, default=str) if row.data else ""})
+    return rows
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    """Conversations: list, filter by channel and status, open one to read it; nothing is editable."""
+    """Conversations: a summarised, filterable, searchable list; the detail reads as a chat. Read-only."""
 
-    list_display = ["public_id", "channel", "starting_agent_name", "final_agent_name", "status", "started_at",
-                    "ended_at", "end_reason", "turn_count"]
-    list_filter = ["status", "channel", "end_reason"]
-    list_select_related = ["channel", "user"]
-    search_fields = ["public_id", "channel_slug", "starting_agent_name", "final_agent_name"]
+    list_display = ["conversation", "channel_slug", "agents", "started_at", "duration", "turn_count", "tool_runs",
+                    "tool_errors", "guardrail_trips", "end_reason"]
+    list_filter = [ChannelFilter, AgentFilter, ("started_at", admin.DateFieldListFilter), "end_reason",
+                   ToolErrorFilter, GuardrailFilter, HandoffFilter]
+    search_fields = ["public_id"]  # shows the search box; get_search_results does the searching
+    search_help_text = "Searches what was said in the transcript (or paste a conversation id)."
     date_hierarchy = "started_at"
-    inlines = [TranscriptItemInline, ToolRunInline, ConversationEventInline]
+    show_full_result_count = False
+    list_per_page = 50
+    change_form_template = "admin/realtime_agents/conversation/change_form.html"
     fieldsets = [
         (None, {"fields": ["public_id", "channel", "channel_slug", "status", "end_reason"]}),
         ("Agents", {"fields": ["starting_agent_name", "final_agent_name"]}),
         ("Client", {"fields": ["user", "user_agent", "ip_hash"]}),
         ("Time", {"fields": ["started_at", "last_activity_at", "ended_at"]}),
         ("Usage", {"fields": ["turn_count", "response_count", "input_tokens", "output_tokens", "cached_tokens",
-                              "input_audio_seconds", "output_audio_seconds"]}),
+                              "input_audio_seconds", "output_audio_seconds"], "classes": ["collapse"]}),
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        """Conversations with their tool and guardrail counts, all in the list's one query."""
+        # Unordered on purpose: the change list orders after searching, by rank when there is one.
+        return with_summary(self.model._default_manager.get_queryset())
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
+    ) -> tuple[QuerySet[Conversation], bool]:
+        """Full-text search over transcripts (ranked), or one conversation by its id."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(public_id=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        try:
+            found = search_conversations(queryset, term)
+        except SearchQueryError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return empty_results(queryset), False
+        # Best match first, unless the user sorted by a column.
+        if ORDER_VAR in request.GET:
+            found = found.order_by(*queryset.query.order_by)
+        return found, False
+
+    def _searching(self, request: HttpRequest) -> bool:
+        """Whether the list is showing transcript search results."""
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if not term:
+            return False
+        try:
+            uuid.UUID(term)
+        except ValueError:
+            return True
+        return False
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        """Adds the highlighted match while searching."""
+        columns = list(self.list_display)
+        if self._searching(request):
+            columns.insert(1, "match")
+        return columns
+
+    @admin.display(description="conversation")
+    def conversation(self, obj: Conversation) -> str:
+        """Short id (the link to the detail)."""
+        return str(obj.public_id)[:8]
+
+    @admin.display(description="match")
+    def match(self, obj: Conversation) -> str:
+        """The search snippet: escaped transcript text with the match marked."""
+        return getattr(obj, "search_snippet", "")
+
+    @admin.display(description="agent(s)")
+    def agents(self, obj: Conversation) -> str:
+        """Starting agent, and the final one when it changed."""
+        if obj.final_agent_name and obj.final_agent_name != obj.starting_agent_name:
+            return f"{obj.starting_agent_name} → {obj.final_agent_name}"
+        return obj.starting_agent_name
+
+    @admin.display(description="duration", ordering="ended_at")
+    def duration(self, obj: Conversation) -> str:
+        """m:ss, or "active"."""
+        seconds = obj.duration_seconds
+        if seconds is None:
+            return "active"
+        minutes, rest = divmod(int(round(seconds)), 60)
+        return f"{minutes}:{rest:02d}"
+
+    @admin.display(description="tool runs", ordering="tool_run_total")
+    def tool_runs(self, obj: Conversation) -> int:
+        """Number of tool runs."""
+        return obj.tool_run_total
+
+    @admin.display(description="tool errors", ordering="tool_error_total")
+    def tool_errors(self, obj: Conversation) -> int:
+        """Number of failed tool runs."""
+        return obj.tool_error_total
+
+    @admin.display(description="guardrail trips", ordering="guardrail_trip_total")
+    def guardrail_trips(self, obj: Conversation) -> int:
+        """Number of guardrail trips."""
+        return obj.guardrail_trip_total
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         """Every field is read-only."""
@@ -85,6 +269,11 @@ class ConversationAdmin(admin.ModelAdmin):
         """Recorded history is not edited (deleting stays possible, e.g. on a data-removal request)."""
         return False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        """Joins what the list shows."""
-        return super().get_queryset(request).select_related("channel", "user")
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
+        form_url: str = "", obj: Conversation | None = None,
+    ) -> HttpResponse | TemplateResponse:
+        """Adds the chat rows (after the admin's permission checks have passed)."""
+        if obj is not None:
+            context["chat_rows"] = chat_rows(timeline(obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)

@@ -56,7 +56,7 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
     """
     terms = search_terms(q)
     if not terms:
-        return queryset.none()
+        return empty_results(queryset)
     if uses_full_text_search(queryset):
         found = _postgres_search(queryset, q)
     else:
@@ -64,6 +64,11 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
     found = found.order_by("-search_rank", "-started_at", "-pk")
     found._iterable_class = _snippet_iterable(terms)
     return found
+
+
+def empty_results(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """No conversations, but with the search annotations, so callers may still order by rank."""
+    return queryset.annotate(search_rank=Value(0.0, output_field=FloatField()), search_match=Value("")).none()
 
 
 def _postgres_search(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:

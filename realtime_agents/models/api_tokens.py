@@ -22,6 +22,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def new_plain_token() -> str:
+    """A fresh random token, as given to its holder."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     """Queries over API tokens."""
 
@@ -59,7 +64,7 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, *, user: models.Model, name: str = "") -> tuple[ApiToken, str]:
         """Create a token for `user`; returns the row and the plain token, which is never stored."""
-        plain = TOKEN_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
+        plain = new_plain_token()
         token = cls.objects.create(user=user, name=name, token_hash=hash_token(plain),
                                    hint=plain[: len(TOKEN_PREFIX) + HINT_LENGTH])
         return token, plain
