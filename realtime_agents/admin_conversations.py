@@ -29,7 +29,9 @@ class _YesNoFilter(admin.SimpleListFilter):
         """The EXISTS expression that is true for "yes"."""
         raise NotImplementedError
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> QuerySet[Conversation] | None:
         """Keep conversations where the condition is (not) met."""
         if self.value() == "yes":
             return queryset.filter(self.condition())
@@ -79,10 +81,14 @@ class ChannelFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         """Every channel that has conversations."""
-        slugs = Conversation.objects.order_by("channel_slug").values_list("channel_slug", flat=True).distinct()
+        slugs = (
+            Conversation.objects.order_by("channel_slug").values_list("channel_slug", flat=True).distinct()
+        )
         return [(slug, slug) for slug in slugs if slug]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> QuerySet[Conversation] | None:
         """Keep that channel's conversations."""
         return queryset.filter(channel_slug=self.value()) if self.value() else None
 
@@ -99,7 +105,9 @@ class AgentFilter(admin.SimpleListFilter):
         names |= set(Conversation.objects.values_list("final_agent_name", flat=True).distinct())
         return [(name, name) for name in sorted(names) if name]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation] | None:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> QuerySet[Conversation] | None:
         """Keep that agent's conversations."""
         return queryset.filter(agent_q(self.value())) if self.value() else None
 
@@ -129,23 +137,59 @@ def chat_rows(entries: list[TimelineEntry]) -> list[dict[str, Any]]:
     for entry in entries:
         row = entry.row
         if isinstance(row, TranscriptItem):
-            speaker = ((row.agent_name or "Assistant") if row.role == TranscriptItem.Role.ASSISTANT
-                       else row.get_role_display())
-            rows.append({"kind": "message", "sequence": entry.sequence, "role": row.role, "speaker": speaker,
-                         "time": row.started_at, "text": row.text, "status": row.status,
-                         "status_label": "" if row.status == TranscriptItem.Status.COMPLETED else row.get_status_display(),
-                         "audio_ms": row.audio_ms, "latency_ms": row.response_latency_ms})
+            speaker = (
+                (row.agent_name or "Assistant")
+                if row.role == TranscriptItem.Role.ASSISTANT
+                else row.get_role_display()
+            )
+            rows.append(
+                {
+                    "kind": "message",
+                    "sequence": entry.sequence,
+                    "role": row.role,
+                    "speaker": speaker,
+                    "time": row.started_at,
+                    "text": row.text,
+                    "status": row.status,
+                    "status_label": ""
+                    if row.status == TranscriptItem.Status.COMPLETED
+                    else row.get_status_display(),
+                    "audio_ms": row.audio_ms,
+                    "latency_ms": row.response_latency_ms,
+                }
+            )
         elif isinstance(row, ToolRun):
-            rows.append({"kind": "tool_run", "sequence": entry.sequence, "tool": row.tool_name, "time": row.started_at,
-                         "agent": row.agent_name, "arguments": _pretty_json(row.arguments),
-                         "output": _pretty_json(row.output), "status": row.status,
-                         "status_label": row.get_status_display(), "ok": row.status == ToolRun.Status.OK,
-                         "duration_ms": row.duration_ms, "approval": row.get_approval_display() if row.approval else "",
-                         "decided_by": row.decided_by})
+            rows.append(
+                {
+                    "kind": "tool_run",
+                    "sequence": entry.sequence,
+                    "tool": row.tool_name,
+                    "time": row.started_at,
+                    "agent": row.agent_name,
+                    "arguments": _pretty_json(row.arguments),
+                    "output": _pretty_json(row.output),
+                    "status": row.status,
+                    "status_label": row.get_status_display(),
+                    "ok": row.status == ToolRun.Status.OK,
+                    "duration_ms": row.duration_ms,
+                    "approval": row.get_approval_display() if row.approval else "",
+                    "decided_by": row.decided_by,
+                }
+            )
         else:
-            rows.append({"kind": "event", "sequence": entry.sequence, "event_kind": row.kind, "time": row.created_at,
-                         "summary": _event_summary(row), "agent": row.agent_name,
-                         "data": json.dumps(row.data, indent=2, ensure_ascii=False, default=str) if row.data else ""})
+            rows.append(
+                {
+                    "kind": "event",
+                    "sequence": entry.sequence,
+                    "event_kind": row.kind,
+                    "time": row.created_at,
+                    "summary": _event_summary(row),
+                    "agent": row.agent_name,
+                    "data": json.dumps(row.data, indent=2, ensure_ascii=False, default=str)
+                    if row.data
+                    else "",
+                }
+            )
     return rows
 
 
@@ -153,10 +197,27 @@ def chat_rows(entries: list[TimelineEntry]) -> list[dict[str, Any]]:
 class ConversationAdmin(admin.ModelAdmin):
     """Conversations: a summarised, filterable, searchable list; the detail reads as a chat. Read-only."""
 
-    list_display = ["conversation", "channel_slug", "agents", "started_at", "duration", "turn_count", "tool_runs",
-                    "tool_errors", "guardrail_trips", "end_reason"]
-    list_filter = [ChannelFilter, AgentFilter, ("started_at", admin.DateFieldListFilter), "end_reason",
-                   ToolErrorFilter, GuardrailFilter, HandoffFilter]
+    list_display = [
+        "conversation",
+        "channel_slug",
+        "agents",
+        "started_at",
+        "duration",
+        "turn_count",
+        "tool_runs",
+        "tool_errors",
+        "guardrail_trips",
+        "end_reason",
+    ]
+    list_filter = [
+        ChannelFilter,
+        AgentFilter,
+        ("started_at", admin.DateFieldListFilter),
+        "end_reason",
+        ToolErrorFilter,
+        GuardrailFilter,
+        HandoffFilter,
+    ]
     search_fields = ["public_id"]  # shows the search box; get_search_results does the searching
     search_help_text = "Searches what was said in the transcript (or paste a conversation id)."
     date_hierarchy = "started_at"
@@ -168,8 +229,21 @@ class ConversationAdmin(admin.ModelAdmin):
         ("Agents", {"fields": ["starting_agent_name", "final_agent_name"]}),
         ("Client", {"fields": ["user", "user_agent", "ip_hash"]}),
         ("Time", {"fields": ["started_at", "last_activity_at", "ended_at"]}),
-        ("Usage", {"fields": ["turn_count", "response_count", "input_tokens", "output_tokens", "cached_tokens",
-                              "input_audio_seconds", "output_audio_seconds"], "classes": ["collapse"]}),
+        (
+            "Usage",
+            {
+                "fields": [
+                    "turn_count",
+                    "response_count",
+                    "input_tokens",
+                    "output_tokens",
+                    "cached_tokens",
+                    "input_audio_seconds",
+                    "output_audio_seconds",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
@@ -270,10 +344,17 @@ class ConversationAdmin(admin.ModelAdmin):
         return False
 
     def render_change_form(
-        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
-        form_url: str = "", obj: Conversation | None = None,
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Conversation | None = None,
     ) -> HttpResponse | TemplateResponse:
         """Adds the chat rows (after the admin's permission checks have passed)."""
         if obj is not None:
             context["chat_rows"] = chat_rows(timeline(obj))
-        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )

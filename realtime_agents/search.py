@@ -8,7 +8,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
 from django.utils.safestring import SafeString, mark_safe
@@ -95,7 +107,13 @@ def _postgres_search(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conve
         .order_by("-item_rank", "sequence")
         .annotate(
             headline=SearchHeadline(
-                "text", query, config=SEARCH_CONFIG, start_sel=_START, stop_sel=_STOP, max_words=30, min_words=12
+                "text",
+                query,
+                config=SEARCH_CONFIG,
+                start_sel=_START,
+                stop_sel=_STOP,
+                max_words=30,
+                min_words=12,
             )
         )
         .values("headline")[:1]
@@ -114,7 +132,10 @@ def _fallback_search(queryset: QuerySet[Conversation], terms: Sequence[str]) -> 
     items = TranscriptItem.objects.filter(conversation=OuterRef("pk"))
     matching = items.filter(every_term)
     hits = sum(
-        (Case(When(text__icontains=term, then=Value(1)), default=Value(0), output_field=IntegerField()) for term in terms),
+        (
+            Case(When(text__icontains=term, then=Value(1)), default=Value(0), output_field=IntegerField())
+            for term in terms
+        ),
         start=Value(0, output_field=IntegerField()),
     )
     rank = items.order_by().values("conversation").annotate(total=Sum(hits)).values("total")
@@ -133,7 +154,9 @@ def _snippet_iterable(terms: Sequence[str]) -> type[ModelIterable]:
 
         def __iter__(self) -> Iterator[Any]:
             for conversation in super().__iter__():
-                conversation.search_snippet = snippet_html(getattr(conversation, "search_match", "") or "", terms)
+                conversation.search_snippet = snippet_html(
+                    getattr(conversation, "search_match", "") or "", terms
+                )
                 yield conversation
 
     return SnippetIterable
@@ -162,7 +185,9 @@ def _marked_plain(text: str, terms: Sequence[str]) -> str:
     """A window of text around the first term, escaped, with every term occurrence marked."""
     if not terms or not text:
         return html.escape(text[: _SNIPPET_BEFORE + _SNIPPET_AFTER])
-    pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+    pattern = re.compile(
+        "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE
+    )
     first = pattern.search(text)
     start = 0 if first is None else max(0, first.start() - _SNIPPET_BEFORE)
     end = min(len(text), start + _SNIPPET_BEFORE + _SNIPPET_AFTER)

@@ -53,7 +53,9 @@ def item(conv: Conversation, sequence: int, role: str, text: str, **fields: Any)
     )
 
 
-def tool_run(conv: Conversation, sequence: int, name: str = "refund", status: str = "ok", **fields: Any) -> ToolRun:
+def tool_run(
+    conv: Conversation, sequence: int, name: str = "refund", status: str = "ok", **fields: Any
+) -> ToolRun:
     """One tool run."""
     fields.setdefault("call_id", f"call_{sequence}")
     return ToolRun.objects.create(

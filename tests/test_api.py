@@ -165,7 +165,9 @@ def test_filters(reader_client: Client) -> None:
         ({"q": "x" * 201}, "too long"),
     ],
 )
-def test_bad_parameters_get_400_with_a_clear_message(reader_client: Client, params: dict[str, str], message: str) -> None:
+def test_bad_parameters_get_400_with_a_clear_message(
+    reader_client: Client, params: dict[str, str], message: str
+) -> None:
     response = reader_client.get(LIST, params)
     assert response.status_code == 400
     assert message in response.json()["error"]
@@ -174,7 +176,9 @@ def test_bad_parameters_get_400_with_a_clear_message(reader_client: Client, para
 def test_search_ranks_and_returns_escaped_snippets(reader_client: Client) -> None:
     conversation(messages=[("user", "weather please")])
     one = conversation(messages=[("user", "refund <b>please</b>")])
-    many = conversation(messages=[("user", "refund"), ("assistant", "refund started"), ("user", "refund when?")])
+    many = conversation(
+        messages=[("user", "refund"), ("assistant", "refund started"), ("user", "refund when?")]
+    )
     response = reader_client.get(LIST, {"q": "refund"})
     assert _ids(response) == [str(many.public_id), str(one.public_id)]
     snippets = [row["search"]["snippet_html"] for row in response.json()["results"]]
@@ -227,11 +231,16 @@ def test_detail_returns_rows_in_sequence(reader_client: Client) -> None:
     item(conv, 4, "assistant", "Done.", response_latency_ms=420.0, status="truncated")
     body = reader_client.get(f"{LIST}{conv.public_id}/").json()
     assert [(e["sequence"], e["type"]) for e in body["timeline"]] == [
-        (1, "message"), (2, "tool_run"), (3, "event"), (4, "message")
+        (1, "message"),
+        (2, "tool_run"),
+        (3, "event"),
+        (4, "message"),
     ]
     assert body["timeline"][1]["decided_by"] == "alice" and body["timeline"][1]["arguments"] == '{"order": 7}'
     assert body["timeline"][2]["data"] == {"from_agent": "Concierge", "to_agent": "Billing"}
-    assert body["timeline"][3]["response_latency_ms"] == 420.0 and body["timeline"][3]["status"] == "truncated"
+    assert (
+        body["timeline"][3]["response_latency_ms"] == 420.0 and body["timeline"][3]["status"] == "truncated"
+    )
     assert body["tool_runs"] == 1
 
 

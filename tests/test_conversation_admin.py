@@ -1,4 +1,4 @@
-"""Conversation admin: the summarised list (one query), filters, transcript search, chat detail, API tokens."""
+"""Conversation admin: summarised list (one query), filters, transcript search, chat detail, API tokens."""
 
 from __future__ import annotations
 
@@ -42,7 +42,12 @@ def _busy_conversation(started: dt.datetime, **fields: object) -> Conversation:
 def _listed(response: object) -> list[int]:
     """Primary keys of the rows the changelist shows, in order."""
     assert response.status_code == 200  # type: ignore[attr-defined]
-    return [int(pk) for pk in re.findall(r'href="/admin/realtime_agents/conversation/(\d+)/change/', response.content.decode())]  # type: ignore[attr-defined]
+    return [
+        int(pk)
+        for pk in re.findall(
+            r'href="/admin/realtime_agents/conversation/(\d+)/change/', response.content.decode()
+        )
+    ]  # type: ignore[attr-defined]
 
 
 def _list_queries(client: Client) -> int:
@@ -66,7 +71,7 @@ def test_list_query_count_does_not_grow_with_rows(reader: Client) -> None:
 def test_list_shows_summary_columns(reader: Client) -> None:
     conv = _busy_conversation(T0, final_agent="Billing", end_reason="idle_timeout")
     html = reader.get(LIST).content.decode()
-    row = re.search(rf'conversation/{conv.pk}/change/.*?</tr>', html, re.S)
+    row = re.search(rf"conversation/{conv.pk}/change/.*?</tr>", html, re.S)
     assert row is not None
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
     assert "Concierge → Billing" in cells and "1:30" in cells and "idle_timeout" in cells
@@ -131,17 +136,36 @@ def test_detail_needs_staff_with_view_permission() -> None:
 def test_detail_reads_as_a_chat_in_sequence(reader: Client) -> None:
     conv = conversation(messages=[("user", "Please refund order 7")])
     item(conv, 2, "assistant", "Checking that for you", status="interrupted", response_latency_ms=640.0)
-    tool_run(conv, 3, name="refund_order", arguments='{"order": 7}', output='{"refunded": true}',
-             approval="approved", decided_by="alice", duration_ms=120.0)
+    tool_run(
+        conv,
+        3,
+        name="refund_order",
+        arguments='{"order": 7}',
+        output='{"refunded": true}',
+        approval="approved",
+        decided_by="alice",
+        duration_ms=120.0,
+    )
     event(conv, 4, ConversationEvent.Kind.HANDOFF, from_agent="Concierge", to_agent="Billing")
     event(conv, 5, ConversationEvent.Kind.GUARDRAIL_TRIPPED, guardrails=["no-promises"])
-    item(conv, 6, "assistant", "Your refund is done", status="truncated", audio_ms=900.0, agent_name="Billing")
+    item(
+        conv, 6, "assistant", "Your refund is done", status="truncated", audio_ms=900.0, agent_name="Billing"
+    )
     html = reader.get(_detail(conv)).content.decode()
     sequences = re.findall(r'data-sequence="(\d+)"', html)
     assert sequences == ["1", "2", "3", "4", "5", "6"]
-    for expected in ("responded in 640 ms", "Interrupted", "Truncated", "heard 900 ms", "refund_order",
-                     "Approved by alice", "120 ms", "Handed off from Concierge to Billing",
-                     "Guardrail tripped: no-promises", "&quot;order&quot;: 7"):
+    for expected in (
+        "responded in 640 ms",
+        "Interrupted",
+        "Truncated",
+        "heard 900 ms",
+        "refund_order",
+        "Approved by alice",
+        "120 ms",
+        "Handed off from Concierge to Billing",
+        "Guardrail tripped: no-promises",
+        "&quot;order&quot;: 7",
+    ):
         assert expected in html, expected
     assert re.search(r"<strong>Billing</strong>", html)
 
@@ -161,13 +185,18 @@ def test_api_token_admin_shows_token_once_and_revokes() -> None:
     admin_user = User.objects.create_superuser("root", "root@example.com", "pw")
     client = Client()
     client.force_login(admin_user)
-    response = client.post("/admin/realtime_agents/apitoken/add/", {"user": admin_user.pk, "name": "ci"}, follow=True)
+    response = client.post(
+        "/admin/realtime_agents/apitoken/add/", {"user": admin_user.pk, "name": "ci"}, follow=True
+    )
     match = re.search(r"(ra_[A-Za-z0-9_-]{20,})", response.content.decode())
     assert match is not None
     token = ApiToken.objects.get(name="ci")
     assert token.token_hash == hash_token(match.group(1)) and match.group(1).startswith(token.hint)
     # Never again: the change page does not contain it.
-    assert match.group(1) not in client.get(f"/admin/realtime_agents/apitoken/{token.pk}/change/").content.decode()
+    assert (
+        match.group(1)
+        not in client.get(f"/admin/realtime_agents/apitoken/{token.pk}/change/").content.decode()
+    )
     client.post("/admin/realtime_agents/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     token.refresh_from_db()
     assert not token.is_active

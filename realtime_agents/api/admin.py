@@ -10,7 +10,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from ..models import ApiToken
-from ..models.api_tokens import TOKEN_PREFIX, HINT_LENGTH, hash_token, new_plain_token
+from ..models.api_tokens import HINT_LENGTH, TOKEN_PREFIX, hash_token, new_plain_token
 
 
 @admin.register(ApiToken)
@@ -48,7 +48,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
             obj.hint = plain[: len(TOKEN_PREFIX) + HINT_LENGTH]
             super().save_model(request, obj, form, change)
             self.message_user(
-                request, f"New API token for {obj.user}: {plain} — copy it now, it will not be shown again.",
+                request,
+                f"New API token for {obj.user}: {plain} — copy it now, it will not be shown again.",
                 messages.WARNING,
             )
             return

@@ -38,7 +38,12 @@ def _token_user(header: str) -> AbstractBaseUser | JsonResponse:
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
         return error(401, "Unsupported Authorization header: use 'Authorization: Bearer <token>'.")
-    token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(credential.strip())).first()
+    token = (
+        ApiToken.objects.active()
+        .select_related("user")
+        .filter(token_hash=hash_token(credential.strip()))
+        .first()
+    )
     if token is None or not token.user.is_active:
         return error(401, "Invalid or revoked API token.")
     now = timezone.now()

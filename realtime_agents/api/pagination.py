@@ -38,12 +38,19 @@ class Cursor:
         """Parse a cursor, checking it fits the requested ordering (ranked or by time)."""
         try:
             payload = signing.loads(raw, salt=_SALT)
-            cursor = cls(started_at=dt.datetime.fromisoformat(payload["s"]), pk=int(payload["p"]),
-                         rank=None if payload["r"] is None else float(payload["r"]))
+            cursor = cls(
+                started_at=dt.datetime.fromisoformat(payload["s"]),
+                pk=int(payload["p"]),
+                rank=None if payload["r"] is None else float(payload["r"]),
+            )
         except (signing.BadSignature, KeyError, TypeError, ValueError):
-            raise CursorError("Invalid cursor: pass back the next_cursor value of a previous page unchanged.") from None
+            raise CursorError(
+                "Invalid cursor: pass back the next_cursor value of a previous page unchanged."
+            ) from None
         if (cursor.rank is not None) != ranked:
-            raise CursorError("This cursor belongs to a different query: search (q) and plain listing differ.")
+            raise CursorError(
+                "This cursor belongs to a different query: search (q) and plain listing differ."
+            )
         return cursor
 
     def after(self, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -67,7 +74,9 @@ def parse_limit(raw: str | None) -> int:
     return limit
 
 
-def page(queryset: QuerySet[Conversation], *, limit: int, cursor: Cursor | None, ranked: bool) -> tuple[list[Any], str | None]:
+def page(
+    queryset: QuerySet[Conversation], *, limit: int, cursor: Cursor | None, ranked: bool
+) -> tuple[list[Any], str | None]:
     """One page of an already ordered queryset and the cursor of the next page (None on the last)."""
     if cursor is not None:
         queryset = cursor.after(queryset)
@@ -76,5 +85,7 @@ def page(queryset: QuerySet[Conversation], *, limit: int, cursor: Cursor | None,
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    following = Cursor(started_at=last.started_at, pk=last.pk, rank=float(last.search_rank) if ranked else None)
+    following = Cursor(
+        started_at=last.started_at, pk=last.pk, rank=float(last.search_rank) if ranked else None
+    )
     return rows, following.encode()

@@ -39,7 +39,9 @@ def with_summary(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return queryset.annotate(
         tool_run_total=_count(ToolRun.objects.all()),
         tool_error_total=_count(ToolRun.objects.filter(status__in=TOOL_ERROR_STATUSES)),
-        guardrail_trip_total=_count(ConversationEvent.objects.filter(kind=ConversationEvent.Kind.GUARDRAIL_TRIPPED)),
+        guardrail_trip_total=_count(
+            ConversationEvent.objects.filter(kind=ConversationEvent.Kind.GUARDRAIL_TRIPPED)
+        ),
     )
 
 
@@ -95,7 +97,13 @@ class ConversationFilters:
 
 
 FILTER_PARAMS = (
-    "channel", "agent", "started_after", "started_before", "end_reason", "tool_error", "guardrail_tripped",
+    "channel",
+    "agent",
+    "started_after",
+    "started_before",
+    "end_reason",
+    "tool_error",
+    "guardrail_tripped",
     "handed_off",
 )
 
@@ -125,7 +133,9 @@ def _parse_moment(name: str, raw: str) -> dt.datetime:
                 raise ValueError(raw)
             moment = dt.datetime.combine(day, dt.time())
     except ValueError:
-        raise FilterError(f"{name}: expected an ISO date or date-time such as 2026-11-01 or 2026-11-01T12:00:00Z, got {raw!r}.") from None
+        raise FilterError(
+            f"{name}: expected an ISO date or date-time (2026-11-01, 2026-11-01T12:00:00Z), got {raw!r}."
+        ) from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
@@ -153,8 +163,14 @@ class TimelineEntry:
 def timeline(conversation: Conversation) -> list[TimelineEntry]:
     """Messages, tool runs and events of a conversation merged by their shared sequence (3 queries)."""
     entries = [
-        *(TimelineEntry(sequence=row.sequence, kind="message", row=row) for row in conversation.transcript_items.all()),
-        *(TimelineEntry(sequence=row.sequence, kind="tool_run", row=row) for row in conversation.tool_runs.all()),
+        *(
+            TimelineEntry(sequence=row.sequence, kind="message", row=row)
+            for row in conversation.transcript_items.all()
+        ),
+        *(
+            TimelineEntry(sequence=row.sequence, kind="tool_run", row=row)
+            for row in conversation.tool_runs.all()
+        ),
         *(TimelineEntry(sequence=row.sequence, kind="event", row=row) for row in conversation.events.all()),
     ]
     entries.sort(key=lambda entry: entry.sequence)

@@ -50,15 +50,28 @@ def timeline_entry(entry: TimelineEntry) -> dict[str, Any]:
     data: dict[str, Any] = {"type": entry.kind, "sequence": entry.sequence}
     if isinstance(row, TranscriptItem):
         data.update(
-            role=row.role, agent=row.agent_name, text=row.text, status=row.status, item_id=row.item_id,
-            audio_ms=row.audio_ms, started_at=_time(row.started_at), ended_at=_time(row.ended_at),
+            role=row.role,
+            agent=row.agent_name,
+            text=row.text,
+            status=row.status,
+            item_id=row.item_id,
+            audio_ms=row.audio_ms,
+            started_at=_time(row.started_at),
+            ended_at=_time(row.ended_at),
             response_latency_ms=row.response_latency_ms,
         )
     elif isinstance(row, ToolRun):
         data.update(
-            tool=row.tool_name, agent=row.agent_name, call_id=row.call_id, arguments=row.arguments,
-            output=row.output, status=row.status, approval=row.approval or None, decided_by=row.decided_by,
-            started_at=_time(row.started_at), duration_ms=row.duration_ms,
+            tool=row.tool_name,
+            agent=row.agent_name,
+            call_id=row.call_id,
+            arguments=row.arguments,
+            output=row.output,
+            status=row.status,
+            approval=row.approval or None,
+            decided_by=row.decided_by,
+            started_at=_time(row.started_at),
+            duration_ms=row.duration_ms,
         )
     elif isinstance(row, ConversationEvent):
         data.update(kind=row.kind, agent=row.agent_name, data=row.data, created_at=_time(row.created_at))

@@ -23,7 +23,9 @@ def conversation_list(request: HttpRequest) -> JsonResponse:
     """GET conversations, newest first or best search match first, one cursor page at a time."""
     unknown = sorted(set(request.GET) - _LIST_PARAMS)
     if unknown:
-        return error(400, f"Unknown parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_LIST_PARAMS))}.")
+        return error(
+            400, f"Unknown parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_LIST_PARAMS))}."
+        )
     q = request.GET.get("q", "").strip()
     ranked = bool(q)
     try:
@@ -38,9 +40,15 @@ def conversation_list(request: HttpRequest) -> JsonResponse:
     next_url = None
     if next_cursor is not None:
         params = {key: value for key, value in request.GET.items() if key != "cursor"}
-        next_url = request.build_absolute_uri(f"{request.path}?{urlencode({**params, 'cursor': next_cursor})}")
+        next_url = request.build_absolute_uri(
+            f"{request.path}?{urlencode({**params, 'cursor': next_cursor})}"
+        )
     return JsonResponse(
-        {"results": [serializers.conversation_summary(row) for row in rows], "next_cursor": next_cursor, "next": next_url}
+        {
+            "results": [serializers.conversation_summary(row) for row in rows],
+            "next_cursor": next_cursor,
+            "next": next_url,
+        }
     )
 
 

@@ -38,11 +38,18 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
 class ApiToken(models.Model):
     """A revocable bearer token that lets its user read the API with that user's permissions."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="realtime_api_tokens")
-    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. 'nightly report'.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="realtime_api_tokens"
+    )
+    name = models.CharField(
+        max_length=100, blank=True, help_text="What the token is for, e.g. 'nightly report'."
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    hint = models.CharField(max_length=HINT_LENGTH + len(TOKEN_PREFIX), editable=False,
-                            help_text="The token's first characters, to recognise it.")
+    hint = models.CharField(
+        max_length=HINT_LENGTH + len(TOKEN_PREFIX),
+        editable=False,
+        help_text="The token's first characters, to recognise it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -65,8 +72,9 @@ class ApiToken(models.Model):
     def issue(cls, *, user: models.Model, name: str = "") -> tuple[ApiToken, str]:
         """Create a token for `user`; returns the row and the plain token, which is never stored."""
         plain = new_plain_token()
-        token = cls.objects.create(user=user, name=name, token_hash=hash_token(plain),
-                                   hint=plain[: len(TOKEN_PREFIX) + HINT_LENGTH])
+        token = cls.objects.create(
+            user=user, name=name, token_hash=hash_token(plain), hint=plain[: len(TOKEN_PREFIX) + HINT_LENGTH]
+        )
         return token, plain
 
     def revoke(self) -> None:

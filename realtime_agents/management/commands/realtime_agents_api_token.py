@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         """USERNAME and an optional --name."""
-        parser.add_argument("username", help="The user the token acts as (must be active staff with view_conversation).")
+        parser.add_argument(
+            "username", help="The user the token acts as (must be active staff with view_conversation)."
+        )
         parser.add_argument("--name", default="", help="What the token is for, shown in the admin.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,5 +35,7 @@ class Command(BaseCommand):
         self.stderr.write(f"Created token {token.hint}… for {user}. It is shown only now: store it safely.")
         if not (user.is_active and user.is_staff and user.has_perm(REQUIRED_PERMISSION)):
             self.stderr.write(
-                self.style.WARNING(f"{user} is not active staff with {REQUIRED_PERMISSION}: the API will refuse this token.")
+                self.style.WARNING(
+                    f"{user} is not active staff with {REQUIRED_PERMISSION}: the API will refuse this token."
+                )
             )
