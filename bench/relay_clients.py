@@ -14,7 +14,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import CpuTimes, LatencySummary, StampedAudioRecorder, cancel_tasks, pid_cpu
+from bench.common import CpuTimes, LatencySummary, StampedAudioRecorder, cancel_tasks, pid_cpu, process_cpu
 
 USER_TEXT = "Please tell me a long story."
 SETTLE_SECONDS = 1.0  # lets the sessions' set-up traffic finish before the window opens
@@ -67,6 +67,8 @@ class ClientResult:
     server_cpu: CpuTimes
     latency: LatencySummary
     text_frames: int
+    client_cpu: CpuTimes
+    server_cpu_at_start: CpuTimes  # absolute, so the parent can add the work that lags past the window
     errors: tuple[str, ...] = ()
 
     @property
@@ -204,6 +206,7 @@ async def _run(config: ClientConfig) -> ClientResult:
             await shared.all_ready.wait()
         await asyncio.sleep(SETTLE_SECONDS)
         cpu_before, wall_before = pid_cpu(config.server_pid), time.perf_counter()
+        client_before = process_cpu()
         shared.start.set()
         try:
             async with asyncio.timeout(config.window_timeout):
@@ -213,6 +216,7 @@ async def _run(config: ClientConfig) -> ClientResult:
                 f"{config.sessions - shared.finished} sessions did not finish within {config.window_timeout:.0f}s"
             )
         server_cpu, wall = pid_cpu(config.server_pid) - cpu_before, time.perf_counter() - wall_before
+        client_cpu = process_cpu() - client_before
         shared.release.set()
         await _collect(tasks, shared.recorder.errors)
     finally:
@@ -222,7 +226,7 @@ async def _run(config: ClientConfig) -> ClientResult:
         sessions=config.sessions, ready=shared.admitted, completed=recorder.completed, chunks=recorder.deltas,
         chunks_expected=config.expected_chunks * config.sessions, audio_seconds=recorder.audio_bytes / 48_000,
         frames_sent=shared.frames_sent, wall_seconds=wall, server_cpu=server_cpu,
-        latency=LatencySummary.from_ns(recorder.latencies_ns), text_frames=shared.text_frames,
+        latency=LatencySummary.from_ns(recorder.latencies_ns), text_frames=shared.text_frames, client_cpu=client_cpu, server_cpu_at_start=cpu_before,
         errors=tuple(dict.fromkeys(recorder.errors))[:20],
     )
 
