@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.template.response import TemplateResponse
 
 from .api import admin as _api_admin  # noqa: F401  (registers the API token admin)
 from .api.queries import TimelineEntry, agent_q, had_event, had_tool_error, timeline, with_summary
+from .exporting import export_csv, export_jsonl
 from .models import Conversation, ConversationEvent, ToolRun, TranscriptItem
 from .search import SearchQueryError, empty_results, search_conversations
 
@@ -71,26 +73,6 @@ class HandoffFilter(_YesNoFilter):
     def condition(self) -> Any:
         """A handoff event exists."""
         return had_event(ConversationEvent.Kind.HANDOFF)
-
-
-class ChannelFilter(admin.SimpleListFilter):
-    """By channel slug (kept on the conversation, so deleted channels stay filterable)."""
-
-    title = "channel"
-    parameter_name = "channel"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        """Every channel that has conversations."""
-        slugs = (
-            Conversation.objects.order_by("channel_slug").values_list("channel_slug", flat=True).distinct()
-        )
-        return [(slug, slug) for slug in slugs if slug]
-
-    def queryset(
-        self, request: HttpRequest, queryset: QuerySet[Conversation]
-    ) -> QuerySet[Conversation] | None:
-        """Keep that channel's conversations."""
-        return queryset.filter(channel_slug=self.value()) if self.value() else None
 
 
 class AgentFilter(admin.SimpleListFilter):
@@ -193,6 +175,23 @@ def chat_rows(entries: list[TimelineEntry]) -> list[dict[str, Any]]:
     return rows
 
 
+_ID_PREFIX = re.compile(r"^(?=.*\d)[0-9a-fA-F-]{8,36}$")
+
+
+def _id_search(queryset: QuerySet[Conversation], term: str) -> QuerySet[Conversation] | None:
+    """The conversation(s) whose id is or starts with `term`, or None when `term` is not one's id."""
+    try:
+        return queryset.filter(public_id=uuid.UUID(term))
+    except ValueError:
+        pass
+    if _ID_PREFIX.match(term):
+        # Costs one query, only for id-looking terms; words like "cafe" never get here (no digit).
+        matches = queryset.filter(public_id__istartswith=term)
+        if matches.exists():
+            return matches
+    return None
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     """Conversations: a summarised, filterable, searchable list; the detail reads as a chat. Read-only."""
@@ -210,7 +209,8 @@ class ConversationAdmin(admin.ModelAdmin):
         "end_reason",
     ]
     list_filter = [
-        ChannelFilter,
+        "channel",
+        "status",
         AgentFilter,
         ("started_at", admin.DateFieldListFilter),
         "end_reason",
@@ -218,6 +218,7 @@ class ConversationAdmin(admin.ModelAdmin):
         GuardrailFilter,
         HandoffFilter,
     ]
+    actions = [export_jsonl, export_csv]
     search_fields = ["public_id"]  # shows the search box; get_search_results does the searching
     search_help_text = "Searches what was said in the transcript (or paste a conversation id)."
     date_hierarchy = "started_at"
@@ -258,10 +259,9 @@ class ConversationAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        try:
-            return queryset.filter(public_id=uuid.UUID(term)), False
-        except ValueError:
-            pass
+        by_id = _id_search(queryset, term)
+        if by_id is not None:
+            return by_id, False
         try:
             found = search_conversations(queryset, term)
         except SearchQueryError as exc:
@@ -292,8 +292,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="conversation")
     def conversation(self, obj: Conversation) -> str:
-        """Short id (the link to the detail)."""
-        return str(obj.public_id)[:8]
+        """The public id (the link to the detail)."""
+        return str(obj.public_id)
 
     @admin.display(description="match")
     def match(self, obj: Conversation) -> str:

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from realtime_agents.models import ApiToken, Conversation, ConversationEvent
 from realtime_agents.models.api_tokens import hash_token
+from tests import rows
 from tests.conversation_rows import T0, conversation, event, item, staff, tool_run
 
 pytestmark = pytest.mark.django_db
@@ -80,8 +81,9 @@ def test_list_shows_summary_columns(reader: Client) -> None:
 
 
 def test_filters(reader: Client) -> None:
-    web = conversation(channel_slug="web", started=T0)
-    phone = conversation(channel_slug="phone", started=T0 + dt.timedelta(days=1), end_reason="idle_timeout")
+    web = conversation(channel=rows.channel("web", None), started=T0)
+    phone_channel = rows.channel("phone", None)
+    phone = conversation(channel=phone_channel, started=T0 + dt.timedelta(days=1), end_reason="idle_timeout")
     failing = conversation(started=T0 + dt.timedelta(days=2), agent="Billing")
     tool_run(failing, 1, status="timeout")
     tripped = conversation(started=T0 + dt.timedelta(days=3))
@@ -89,7 +91,7 @@ def test_filters(reader: Client) -> None:
     handed = conversation(started=T0 + dt.timedelta(days=4), final_agent="Billing")
     event(handed, 1, ConversationEvent.Kind.HANDOFF, from_agent="Concierge", to_agent="Billing")
 
-    assert _listed(reader.get(LIST, {"channel": "phone"})) == [phone.pk]
+    assert _listed(reader.get(LIST, {"channel__id__exact": phone_channel.pk})) == [phone.pk]
     assert _listed(reader.get(LIST, {"agent": "Billing"})) == [handed.pk, failing.pk]
     assert _listed(reader.get(LIST, {"end_reason": "idle_timeout"})) == [phone.pk]
     assert _listed(reader.get(LIST, {"tool_error": "yes"})) == [failing.pk]
@@ -116,6 +118,7 @@ def test_search_by_conversation_id_and_too_long_search(reader: Client) -> None:
     target = conversation(messages=[("user", "one")])
     conversation(messages=[("user", "two")])
     assert _listed(reader.get(LIST, {"q": str(target.public_id)})) == [target.pk]
+    assert _listed(reader.get(LIST, {"q": str(target.public_id)[:8]})) == [target.pk]
     response = reader.get(LIST, {"q": "x" * 500}, follow=True)
     assert _listed(response) == []
     assert "too long" in response.content.decode()
@@ -200,3 +203,13 @@ def test_api_token_admin_shows_token_once_and_revokes() -> None:
     client.post("/admin/realtime_agents/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     token.refresh_from_db()
     assert not token.is_active
+
+
+def test_export_actions_are_offered_and_download_the_selection(reader: Client) -> None:
+    first = conversation(messages=[("user", "one")])
+    conversation(messages=[("user", "two")])
+    assert "export_jsonl" in reader.get(LIST).content.decode()
+    response = reader.post(LIST, {"action": "export_jsonl", "_selected_action": [first.pk]})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert str(first.public_id) in body and body.count("\n") == 1
