@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from . import admin_analytics  # noqa: F401  (registers the analytics page)
 from . import admin_conversations  # noqa: F401  (registers the conversation admin)
 from . import views
 from .forms import (
@@ -214,6 +215,7 @@ class ChannelAdmin(admin.ModelAdmin):
                     "max_concurrent_sessions",
                     "show_tool_arguments",
                     "retention_days",
+                    "redact_personal_data",
                 ]
             },
         ),
