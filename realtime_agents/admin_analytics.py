@@ -103,7 +103,7 @@ def charts(summary: Summary) -> dict[str, str]:
             title="Most used tools"),
         "outcomes": column_chart([Bar(label=status, value=count, shown=str(count)) for status, count in outcomes],
                                  title="Tool runs by outcome", x_label="Outcome", y_label="Tool runs",
-                                 height=240, label_every=1),
+                                 height=280, label_every=1, label_room=104),
     }
 
 

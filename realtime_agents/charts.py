@@ -57,9 +57,12 @@ def _join(parts: Sequence[SafeString]) -> SafeString:
 
 
 def column_chart(bars: Sequence[Bar], *, title: str, x_label: str, y_label: str, width: int = 760,
-                 height: int = 280, label_every: int | None = None) -> SafeString:
-    """A vertical bar chart with a labelled y axis (4 ticks), x labels, and each bar's value above it."""
-    left, right, top, bottom = 56, 12, 16, 64
+                 height: int = 280, label_every: int | None = None, label_room: int = 64) -> SafeString:
+    """A vertical bar chart with a labelled y axis (4 ticks), x labels, and each bar's value above it.
+
+    `label_room` is the height below the axis for the slanted x labels and the axis title.
+    """
+    left, right, top, bottom = 56, 12, 16, label_room
     plot_w, plot_h = width - left - right, height - top - bottom
     parts: list[SafeString] = [format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
