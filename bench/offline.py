@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import resource
 import statistics
@@ -87,7 +88,8 @@ def build_agents(calls: list[tuple[str, dict[str, Any]]]) -> AgentSpec:
 
 def normalise(text: str) -> list[str]:
     """Lower case, no punctuation, numbers as digits ("two" = "2"), "pm" = "p m"."""
-    words = re.findall(r"[a-z0-9']+", text.lower().replace("p.m.", "pm").replace("a.m.", "am"))
+    spaced = re.sub(r"(\d)([a-z])", r"\1 \2", text.lower().replace("p.m.", "pm").replace("a.m.", "am"))
+    words = re.findall(r"[a-z0-9']+", spaced)
     return [_NUMBER_WORDS.get(w, w) for w in words]
 
 
@@ -113,13 +115,18 @@ class Result:
     words: int
     routed: bool
     latency_s: float | None
+    speech_stopped_s: float | None
+    transcribed_s: float | None
 
 
 async def run_one(engines: OfflineEngines, text: str, voice: str, expected: tuple[tuple[str, dict[str, Any]], ...],
                   floor_db: float) -> Result:
     """Stream one utterance in real time through a fresh session; measure what came back."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    session = await Runner(build_agents(calls), model=OfflineModel(engines=engines)).run()
+    model = OfflineModel(engines=engines)
+    stamps = _Stamps()
+    model.add_listener(stamps)
+    session = await Runner(build_agents(calls), model=model).run()
     speech = speak(text, voice=voice, floor_db=floor_db, tail_s=0.0)
     audio = speech + silence(TAIL_S, floor_db=floor_db)
     step = 24 * 2 * CHUNK_MS
@@ -151,9 +158,24 @@ async def run_one(engines: OfflineEngines, text: str, voice: str, expected: tupl
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)
     errors, words = word_errors(text, heard)
-    latency = first_audio - speech_end if first_audio is not None and speech_end is not None else None
+    def since_end(stamp: float | None) -> float | None:
+        return stamp - speech_end if stamp is not None and speech_end is not None else None
+
     return Result(text=text, voice=voice, heard=heard, errors=errors, words=words,
-                  routed=tuple(calls) == expected, latency_s=latency)
+                  routed=tuple(calls) == expected, latency_s=since_end(first_audio),
+                  speech_stopped_s=since_end(stamps.first.get("input_audio_buffer.speech_stopped")),
+                  transcribed_s=since_end(stamps.first.get("conversation.item.input_audio_transcription.completed")))
+
+
+class _Stamps:
+    """A model listener noting when each server event type first arrived."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+
+    async def on_event(self, event: Any) -> None:
+        if isinstance(event, dict):
+            self.first.setdefault(event.get("type", ""), time.monotonic())
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -179,6 +201,8 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"{voice:9} {'ok ' if result.routed else 'BAD'} {latency:>8}  {text!r} -> {result.heard!r}",
                   flush=True)
     latencies = [r.latency_s for r in results if r.latency_s is not None]
+    stops = [r.speech_stopped_s for r in results if r.speech_stopped_s is not None]
+    heard_at = [r.transcribed_s for r in results if r.transcribed_s is not None]
     summary = {
         "utterances": len(results),
         "voices": args.voices,
@@ -190,6 +214,9 @@ async def main_async(args: argparse.Namespace) -> int:
         "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "latency_p95_s": round(percentile(latencies, 95), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
+        "speech_stopped_p50_s": round(statistics.median(stops), 3) if stops else None,
+        "transcribed_p50_s": round(statistics.median(heard_at), 3) if heard_at else None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(summary, indent=2))
