@@ -83,6 +83,10 @@ class OfflineModel(Model):
         self.brain = self._brain_given or self._pick_brain(config)
         self.session = default_session(model_name or "offline")
         self.conversation = []
+        # A reconnect starts clean, as a new server session would.
+        self._inbox, self._audio, self._turns = asyncio.Queue(QUEUE_LIMIT), asyncio.Queue(QUEUE_LIMIT), asyncio.Queue(QUEUE_LIMIT)
+        self._active = self._active_task = None
+        self._response_requested, self._speech_item, self._item_audio_ms = False, None, {}
         self._input = InputAudio(self._engines.vad)
         self._input.configure(self.session)
         self._connected = True

@@ -123,3 +123,29 @@ async def test_push_to_talk_commit_transcribes_and_answers(engines, recorder, ra
     assert dicts(raw_events, "input_audio_buffer.speech_started") == []
     assert calls == [("get_weather", {"city": "Berlin"})]
     assert answer.transcript == "It is sunny and 21 degrees in Berlin."
+
+
+async def test_close_stops_every_task_and_a_reconnect_starts_clean(engines, recorder, raw_events) -> None:
+    from realtime_agents.engine import TransportError
+    from realtime_agents.engine.config import normalize_model_config
+
+    model = OfflineModel(engines=engines)
+    model.add_listener(recorder)
+    config = normalize_model_config(None)
+    await model.connect(config)
+    await model.send_event({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}})
+    async with asyncio.timeout(10):
+        while not dicts(raw_events, "conversation.item.done"):
+            await asyncio.sleep(0.01)
+    tasks = set(model._tasks)
+    assert {t.get_name() for t in tasks} == {"realtime-offline-client", "realtime-offline-input",
+                                             "realtime-offline-turns"}
+    await model.close()
+    assert all(t.done() for t in tasks) and not model.connected
+    with pytest.raises(TransportError, match="not connected"):
+        await model.send_event({"type": "response.create"})
+    await model.connect(config)
+    assert model.conversation == [] and model.connected
+    await model.close()
+    await model.close()  # idempotent
