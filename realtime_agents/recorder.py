@@ -104,7 +104,9 @@ class ConversationRecorder:
         tracker = ConversationTracker(
             starting_agent=loaded.starting_agent.name,
             bytes_per_ms=_output_bytes_per_ms(loaded),
-            transcribes_input=bool(loaded.model_settings.get("input_audio_transcription")),
+            # The offline model always recognises speech; OpenAI only when transcription is configured.
+            transcribes_input=bool(loaded.model_settings.get("input_audio_transcription"))
+            or loaded.transport == "offline",
             redact=redact_op if redacts else None,
         )
         logger.info("conversation %s started on channel %s", conversation.public_id, loaded.slug)
