@@ -454,8 +454,10 @@ async def test_refusals_have_documented_close_codes(
     no_origin = new_browser("open-door", origin=None)
     await no_origin.open()
     await no_origin.close()
-    settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "DEFAULT_TRANSPORT": "offline"}
+    # OpenAI chosen but no key configured: refused before any upstream connection is tried.
+    settings.REALTIME_AGENTS = {**settings.REALTIME_AGENTS, "OPENAI_API_KEY": ""}
     assert await new_browser("open-door").refused() == 4503
+    assert len(server.all_connections) == 2
 
 
 async def test_session_limits_per_ip_and_per_channel(
