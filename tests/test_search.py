@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.db import connection
 
@@ -120,3 +122,44 @@ def test_fallback_is_case_insensitive_and_treats_wildcards_literally() -> None:
     found = _search("refund order_id")
     assert [c.pk for c in found] == [hit.pk]
     assert "<mark>REFUND</mark>" in found[0].search_snippet
+
+
+def _has_search_vector_column() -> bool:
+    with connection.cursor() as cursor:
+        columns = connection.introspection.get_table_description(cursor, "realtime_agents_transcriptitem")
+    return any(column.name == "search_vector" for column in columns)
+
+
+class _RecordingEditor:
+    """Records statements instead of running them (SQLite cannot open a schema editor inside a test)."""
+
+    def __init__(self) -> None:
+        self.connection = connection
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, params: object = None) -> None:
+        self.statements.append(sql)
+
+
+@on_fallback
+def test_migration_search_operations_do_nothing_off_postgres() -> None:
+    migration = importlib.import_module("realtime_agents.migrations.0003_transcript_search")
+    editor = _RecordingEditor()
+    migration._create_search_index(None, editor)
+    migration._drop_search_index(None, editor)
+    assert editor.statements == [] and not _has_search_vector_column()
+
+
+@on_postgres
+def test_migration_search_operations_are_reversible() -> None:
+    migration = importlib.import_module("realtime_agents.migrations.0003_transcript_search")
+    assert _has_search_vector_column()
+    # Inside the test's transaction: PostgreSQL rolls the DDL back afterwards.
+    with connection.schema_editor(atomic=False) as editor:
+        migration._drop_search_index(None, editor)
+    assert not _has_search_vector_column()
+    with connection.schema_editor(atomic=False) as editor:
+        migration._create_search_index(None, editor)
+    assert _has_search_vector_column()
+    conversation(messages=[("user", "still searchable after re-creation")])
+    assert len(_search("searchable")) == 1
