@@ -16,10 +16,30 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from bench.common import CpuTimes, FakeServerProcess, pid_cpu, format_table, machine_notes, pid_memory_kib, positive_float, positive_int, run_in_child
+from bench.common import (
+    CpuTimes,
+    FakeServerProcess,
+    pid_cpu,
+    format_table,
+    machine_notes,
+    pid_memory_kib,
+    positive_float,
+    positive_int,
+    run_in_child,
+)
 from bench.relay_clients import ClientConfig, ClientResult, client_main
-from bench.relay_servers import DEFAULT_KINDS, SERVER_KINDS, ServerProcess, bench_database, make_server, recorded_counts, workdir
+from bench.relay_servers import (
+    DEFAULT_KINDS,
+    SERVER_KINDS,
+    BenchDatabase,
+    ServerProcess,
+    bench_database,
+    make_server,
+    recorded_counts,
+    workdir,
+)
 from realtime_agents.engine.testing import ScriptedResponse
 
 IDLE_TIMEOUT_S = 30.0
@@ -48,7 +68,9 @@ class RunFigures:
 def _variants(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     if not names or any(name not in SERVER_KINDS for name in names):
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(SERVER_KINDS)} (comma-separated), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"choose from {', '.join(SERVER_KINDS)} (comma-separated), got {text!r}"
+        )
     return names
 
 
@@ -71,23 +93,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options; bad values exit with a clear message."""
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=positive_int, default=50, help="concurrent sessions (default 50)")
-    parser.add_argument("--seconds", type=positive_float, default=20.0,
-                        help="seconds of answer audio per session, streamed in real time (default 20)")
-    parser.add_argument("--variants", type=_variants, default=DEFAULT_KINDS,
-                        help=f"comma-separated, from {','.join(SERVER_KINDS)} (default daphne,bare)")
+    parser.add_argument(
+        "--seconds",
+        type=positive_float,
+        default=20.0,
+        help="seconds of answer audio per session, streamed in real time (default 20)",
+    )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=DEFAULT_KINDS,
+        help=f"comma-separated, from {','.join(SERVER_KINDS)} (default daphne,bare)",
+    )
     parser.add_argument("--rounds", type=positive_int, default=1, help="repeat every variant (default 1)")
-    parser.add_argument("--chunk-ms", type=positive_int, default=50, help="audio per upstream delta (default 50)")
-    parser.add_argument("--frame-ms", type=_frame_ms, default=20,
-                        help="browser microphone frame, sent in real time; 0: do not speak (default 20)")
-    parser.add_argument("--connect-concurrency", type=positive_int, default=20,
-                        help="sessions connecting at once (default 20)")
+    parser.add_argument(
+        "--chunk-ms", type=positive_int, default=50, help="audio per upstream delta (default 50)"
+    )
+    parser.add_argument(
+        "--frame-ms",
+        type=_frame_ms,
+        default=20,
+        help="browser microphone frame, sent in real time; 0: do not speak (default 20)",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=positive_int,
+        default=20,
+        help="sessions connecting at once (default 20)",
+    )
     default_cpu = max(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else -1
-    parser.add_argument("--server-cpu", type=_cpu, default=default_cpu,
-                        help="pin the relay server to this CPU, the load generators to the others; -1: no pinning "
-                        f"(default {default_cpu})")
-    parser.add_argument("--profile", metavar="PATH", default=None,
-                        help="cProfile the ASGI server process into PATH and print its top functions (slows it: "
-                        "do not record those figures)")
+    parser.add_argument(
+        "--server-cpu",
+        type=_cpu,
+        default=default_cpu,
+        help="pin the relay server to this CPU, the load generators to the others; -1: no pinning "
+        f"(default {default_cpu})",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        default=None,
+        help="cProfile the ASGI server process into PATH and print its top functions (slows it: "
+        "do not record those figures)",
+    )
     args = parser.parse_args(argv)
     if args.seconds * 1000 < args.chunk_ms:
         parser.error("--seconds must cover at least one --chunk-ms chunk")
@@ -97,18 +145,43 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def _row(figures: RunFigures, load: str) -> list[str]:
     c = figures.clients
     return [
-        figures.variant, f"{c.ready}/{c.sessions}", f"{c.chunks}/{c.chunks_expected}", str(c.chunks_lost),
-        f"{c.latency.p50_ms:.1f}", f"{c.latency.p99_ms:.1f}", f"{c.latency.max_ms:.0f}",
-        f"{c.server_cpu.user:.1f}+{c.server_cpu.system:.1f}", f"{c.server_cpu_per_session_minute:.3f}",
-        f"{figures.drained_cpu_per_session_minute:.3f}", f"{figures.drained_s:.0f}",
-        f"{figures.peak_rss_kib / 1024:.0f}", f"{c.wall_seconds:.1f}",
+        figures.variant,
+        f"{c.ready}/{c.sessions}",
+        f"{c.chunks}/{c.chunks_expected}",
+        str(c.chunks_lost),
+        f"{c.latency.p50_ms:.1f}",
+        f"{c.latency.p99_ms:.1f}",
+        f"{c.latency.max_ms:.0f}",
+        f"{c.server_cpu.user:.1f}+{c.server_cpu.system:.1f}",
+        f"{c.server_cpu_per_session_minute:.3f}",
+        f"{figures.drained_cpu_per_session_minute:.3f}",
+        f"{figures.drained_s:.0f}",
+        f"{figures.peak_rss_kib / 1024:.0f}",
+        f"{c.wall_seconds:.1f}",
         f"{c.client_cpu.total / c.wall_seconds * 100:.0f}%" if c.wall_seconds else "-",
-        f"{figures.fake_server_cpu:.1f}", load,
+        f"{figures.fake_server_cpu:.1f}",
+        load,
     ]
 
 
-HEADERS = ["variant", "ready", "chunks", "lost", "p50 ms", "p99 ms", "max ms", "srv CPU usr+sys",
-           "CPU s/sess-min", "+drain s/sess-min", "drain s", "peak RSS MiB", "window s", "clients CPU", "fake srv CPU s", "load 1m"]
+HEADERS = [
+    "variant",
+    "ready",
+    "chunks",
+    "lost",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "srv CPU usr+sys",
+    "CPU s/sess-min",
+    "+drain s/sess-min",
+    "drain s",
+    "peak RSS MiB",
+    "window s",
+    "clients CPU",
+    "fake srv CPU s",
+    "load 1m",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,28 +192,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     others = [cpu for cpu in usable if cpu != args.server_cpu] if server_cpus else None
     response = ScriptedResponse(
         transcript="once upon a time a small robot counted every audio chunk it heard " * 20,
-        audio_ms=round(args.seconds * 1000), pace=1.0, chunk_ms=args.chunk_ms,
+        audio_ms=round(args.seconds * 1000),
+        pace=1.0,
+        chunk_ms=args.chunk_ms,
     )
-    print("command:", shlex.join(["python", "-m", "bench.relay", *(argv if argv is not None else sys.argv[1:])]))
+    print(
+        "command:", shlex.join(["python", "-m", "bench.relay", *(argv if argv is not None else sys.argv[1:])])
+    )
     print("machine:", machine_notes())
-    print(f"pinning: relay server on CPU {server_cpus or 'any'}; fake model server and clients on {others or 'any'}")
+    print(
+        f"pinning: relay server on CPU {server_cpus or 'any'}; "
+        f"fake model server and clients on {others or 'any'}"
+    )
     results: list[RunFigures] = []
     with workdir() as tmp, bench_database(tmp) as database:
         print("database:", database.label)
-        with FakeServerProcess(factory=make_server, kwargs={"response": response, "cpus": others}) as upstream:
+        with FakeServerProcess(
+            factory=make_server, kwargs={"response": response, "cpus": others}
+        ) as upstream:
             for round_number in range(1, args.rounds + 1):
                 order = args.variants if round_number % 2 else tuple(reversed(args.variants))
                 rows = []
                 for variant in order:
                     fake_before = upstream.cpu()
                     figures = _run_variant(variant, args, upstream.url, database, tmp, server_cpus, others)
-                    figures = dataclasses.replace(figures, fake_server_cpu=(upstream.cpu() - fake_before).total)
+                    figures = dataclasses.replace(
+                        figures, fake_server_cpu=(upstream.cpu() - fake_before).total
+                    )
                     results.append(figures)
                     rows.append(_row(figures, f"{os.getloadavg()[0]:.2f}"))
                     for error in figures.clients.errors:
                         print(f"  {variant}: {error}", file=sys.stderr)
-                print(f"\nround {round_number} of {args.rounds}: N={args.sessions}, {args.seconds:g} s answers, "
-                      f"{args.chunk_ms} ms chunks, speaking {args.frame_ms or 'off'} ms frames")
+                print(
+                    f"\nround {round_number} of {args.rounds}: N={args.sessions}, "
+                    f"{args.seconds:g} s answers, "
+                    f"{args.chunk_ms} ms chunks, speaking {args.frame_ms or 'off'} ms frames"
+                )
                 print(format_table(HEADERS, rows))
         if upstream.internal_errors:
             print("fake server internal errors:", *upstream.internal_errors[:10], sep="\n  ", file=sys.stderr)
@@ -148,21 +235,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_variant(
-    variant: str, args: argparse.Namespace, upstream_url: str, database: object, tmp: object,
-    server_cpus: list[int] | None, others: list[int] | None,
+    variant: str,
+    args: argparse.Namespace,
+    upstream_url: str,
+    database: BenchDatabase,
+    tmp: Path,
+    server_cpus: list[int] | None,
+    others: list[int] | None,
 ) -> RunFigures:
     profile = f"{args.profile}.{variant}" if args.profile and variant != "bare" else None
-    before = recorded_counts(database) if variant != "bare" else {}  # type: ignore[arg-type]
-    with ServerProcess(kind=variant, upstream_url=upstream_url, database=database,  # type: ignore[arg-type]
-                       workdir=tmp, cpus=server_cpus, profile_path=profile) as server:  # type: ignore[arg-type]
+    before = recorded_counts(database) if variant != "bare" else {}
+    with ServerProcess(
+        kind=variant,
+        upstream_url=upstream_url,
+        database=database,
+        workdir=tmp,
+        cpus=server_cpus,
+        profile_path=profile,
+    ) as server:
         config = ClientConfig(
-            url=server.url, origin=server.origin, server_pid=server.pid, sessions=args.sessions,
-            seconds=args.seconds, chunk_ms=args.chunk_ms, frame_ms=args.frame_ms,
-            connect_concurrency=args.connect_concurrency, cpus=tuple(others or ()),
+            url=server.url,
+            origin=server.origin,
+            server_pid=server.pid,
+            sessions=args.sessions,
+            seconds=args.seconds,
+            chunk_ms=args.chunk_ms,
+            frame_ms=args.frame_ms,
+            connect_concurrency=args.connect_concurrency,
+            cpus=tuple(others or ()),
         )
         try:
-            clients = run_in_child(client_main, config, timeout=config.window_timeout + 120 + 2 * args.sessions,
-                                   name=f"bench-relay-{variant}-clients")
+            clients = run_in_child(
+                client_main,
+                config,
+                timeout=config.window_timeout + 120 + 2 * args.sessions,
+                name=f"bench-relay-{variant}-clients",
+            )
         except Exception:
             print(f"{variant} server log tail:\n{server.log_tail()}", file=sys.stderr)
             raise
@@ -177,15 +285,22 @@ def _run_variant(
     if finalise_s is not None:
         print(f"{variant}: every conversation finalised {finalise_s:.1f} s after the clients closed")
     if variant != "bare":
-        after = recorded_counts(database)  # type: ignore[arg-type]
+        after = recorded_counts(database)
         recorded = {key: after[key] - before.get(key, 0) for key in after}
         if recorded["finalised"] < clients.ready:
             print(f"{variant} server log tail:\n{log_tail}", file=sys.stderr)
     if profile:
         print(f"\ncProfile of the {variant} process (whole life), top 35 by own time:")
         pstats.Stats(profile).sort_stats("tottime").print_stats(35)
-    return RunFigures(variant=variant, clients=clients, peak_rss_kib=peak, recorded=recorded, fake_server_cpu=0.0,
-                      drained_cpu=drained, drained_s=drained_s)
+    return RunFigures(
+        variant=variant,
+        clients=clients,
+        peak_rss_kib=peak,
+        recorded=recorded,
+        fake_server_cpu=0.0,
+        drained_cpu=drained,
+        drained_s=drained_s,
+    )
 
 
 def _wait_idle(pid: int) -> float:
@@ -201,14 +316,16 @@ def _wait_idle(pid: int) -> float:
     return time.monotonic() - started
 
 
-def _wait_finalised(variant: str, database: object, before: dict[str, int], expected: int) -> float | None:
+def _wait_finalised(
+    variant: str, database: BenchDatabase, before: dict[str, int], expected: int
+) -> float | None:
     """Seconds until Daphne finalised every conversation (polled), None if not within FINALISE_TIMEOUT_S."""
     started = time.monotonic()
     if variant == "bare":
         time.sleep(1.0)
         return None
     while time.monotonic() - started < FINALISE_TIMEOUT_S:
-        counts = recorded_counts(database)  # type: ignore[arg-type]
+        counts = recorded_counts(database)
         if counts["finalised"] - before.get("finalised", 0) >= expected:
             return time.monotonic() - started
         time.sleep(1.0)
@@ -222,9 +339,12 @@ def _summarise(results: Sequence[RunFigures], args: argparse.Namespace) -> int:
         c = figures.clients
         if figures.recorded:
             r = figures.recorded
-            print(f"{figures.variant}: recorded {r['conversations']} conversations ({r['finalised']} finalised), "
-                  f"{r['items']} transcript items ({r['assistant_items']} assistant); "
-                  f"{c.text_frames} JSON frames and {c.frames_sent} microphone frames")
+            print(
+                f"{figures.variant}: recorded {r['conversations']} conversations "
+                f"({r['finalised']} finalised), "
+                f"{r['items']} transcript items ({r['assistant_items']} assistant); "
+                f"{c.text_frames} JSON frames and {c.frames_sent} microphone frames"
+            )
             if r["finalised"] < c.ready or r["assistant_items"] < c.completed:
                 print(f"FAIL: {figures.variant}: not every conversation/answer was recorded", file=sys.stderr)
                 failed = True
@@ -236,16 +356,27 @@ def _summarise(results: Sequence[RunFigures], args: argparse.Namespace) -> int:
         if variant == "bare" or not runs:
             continue
         if bare:
-            ratios = [r.clients.server_cpu_per_session_minute / b.clients.server_cpu_per_session_minute
-                      for r, b in zip(runs, bare, strict=True)]
-            drained = [r.drained_cpu_per_session_minute / b.drained_cpu_per_session_minute
-                       for r, b in zip(runs, bare, strict=True)]
-            print(f"{variant} / bare server CPU per session-minute: window", ", ".join(f"{x:.2f}x" for x in ratios),
-                  "; window + drain", ", ".join(f"{x:.2f}x" for x in drained), "(target <= 1.3x at N=50)")
+            ratios = [
+                r.clients.server_cpu_per_session_minute / b.clients.server_cpu_per_session_minute
+                for r, b in zip(runs, bare, strict=True)
+            ]
+            drained = [
+                r.drained_cpu_per_session_minute / b.drained_cpu_per_session_minute
+                for r, b in zip(runs, bare, strict=True)
+            ]
+            print(
+                f"{variant} / bare server CPU per session-minute: window",
+                ", ".join(f"{x:.2f}x" for x in ratios),
+                "; window + drain",
+                ", ".join(f"{x:.2f}x" for x in drained),
+                "(target <= 1.3x at N=50)",
+            )
         for figures in runs:
             c = figures.clients
-            print(f"{variant}: p99 {c.latency.p99_ms:.1f} ms (target < 50 ms at N=200), "
-                  f"chunks lost {c.chunks_lost} (target 0)")
+            print(
+                f"{variant}: p99 {c.latency.p99_ms:.1f} ms (target < 50 ms at N=200), "
+                f"chunks lost {c.chunks_lost} (target 0)"
+            )
     if failed:
         print("FAIL: sessions refused, chunks lost or recording incomplete (see above)", file=sys.stderr)
         return 1

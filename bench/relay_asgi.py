@@ -1,4 +1,4 @@
-"""ASGI app of the relay benchmark's "-patched" variants: the demo project with proposed consumer patch P1 applied."""
+"""ASGI app of the relay bench's "-patched" variants: the demo project with proposed consumer patch P1."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from realtime_agents.consumers import RealtimeConsumer  # noqa: E402
 
 
 class DirectReceiveConsumer(RealtimeConsumer):
-    """`RealtimeConsumer` whose browser frames skip channels' per-message `close_old_connections` thread hop."""
+    """`RealtimeConsumer` whose browser frames skip Channels' per-message `close_old_connections` hop."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Browser frames go straight to `websocket_receive`; everything else as channels does it."""

@@ -47,7 +47,9 @@ def _text_events(frame: str, counter: int) -> list[str]:
 
 async def _relay(browser: ServerConnection, upstream_url: str, api_key: str) -> None:
     headers = {"Authorization": f"Bearer {api_key}"}
-    async with connect(upstream_url, additional_headers=headers, compression=None, max_size=_MAX_MESSAGE_BYTES) as upstream:
+    async with connect(
+        upstream_url, additional_headers=headers, compression=None, max_size=_MAX_MESSAGE_BYTES
+    ) as upstream:
         await browser.send(json.dumps({"type": "ready"}))
         pump = asyncio.create_task(_downstream(upstream, browser), name="bench-bare-downstream")
         try:

@@ -1,4 +1,4 @@
-"""Browser-like clients of the relay benchmark, run in their own process: speak in real time, receive audio."""
+"""Browser-like clients of the relay benchmark, in their own process: speak in real time, receive audio."""
 
 from __future__ import annotations
 
@@ -164,8 +164,13 @@ async def _session(index: int, config: ClientConfig, shared: _Shared, connecting
         async with contextlib.AsyncExitStack() as stack:
             async with connecting:
                 ws = await stack.enter_async_context(
-                    connect(config.url, origin=config.origin, compression=None,  # type: ignore[arg-type]
-                            max_size=_MAX_MESSAGE_BYTES, open_timeout=60)
+                    connect(
+                        config.url,
+                        origin=config.origin,
+                        compression=None,  # type: ignore[arg-type]
+                        max_size=_MAX_MESSAGE_BYTES,
+                        open_timeout=60,
+                    )
                 )
                 async with asyncio.timeout(60):
                     await _wait_ready(ws)
@@ -213,7 +218,8 @@ async def _run(config: ClientConfig) -> ClientResult:
                 await shared.all_finished.wait()
         except TimeoutError:
             shared.recorder.errors.append(
-                f"{config.sessions - shared.finished} sessions did not finish within {config.window_timeout:.0f}s"
+                f"{config.sessions - shared.finished} sessions did not finish "
+                f"within {config.window_timeout:.0f}s"
             )
         server_cpu, wall = pid_cpu(config.server_pid) - cpu_before, time.perf_counter() - wall_before
         client_cpu = process_cpu() - client_before
@@ -223,10 +229,19 @@ async def _run(config: ClientConfig) -> ClientResult:
         await cancel_tasks(tasks)
     recorder = shared.recorder
     return ClientResult(
-        sessions=config.sessions, ready=shared.admitted, completed=recorder.completed, chunks=recorder.deltas,
-        chunks_expected=config.expected_chunks * config.sessions, audio_seconds=recorder.audio_bytes / 48_000,
-        frames_sent=shared.frames_sent, wall_seconds=wall, server_cpu=server_cpu,
-        latency=LatencySummary.from_ns(recorder.latencies_ns), text_frames=shared.text_frames, client_cpu=client_cpu, server_cpu_at_start=cpu_before,
+        sessions=config.sessions,
+        ready=shared.admitted,
+        completed=recorder.completed,
+        chunks=recorder.deltas,
+        chunks_expected=config.expected_chunks * config.sessions,
+        audio_seconds=recorder.audio_bytes / 48_000,
+        frames_sent=shared.frames_sent,
+        wall_seconds=wall,
+        server_cpu=server_cpu,
+        latency=LatencySummary.from_ns(recorder.latencies_ns),
+        text_frames=shared.text_frames,
+        client_cpu=client_cpu,
+        server_cpu_at_start=cpu_before,
         errors=tuple(dict.fromkeys(recorder.errors))[:20],
     )
 

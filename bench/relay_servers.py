@@ -1,4 +1,4 @@
-"""Server processes of the relay benchmark: a throwaway demo database, Daphne, the bare relay, the fake model."""
+"""Server processes of the relay benchmark: a throwaway demo database, the relay servers, the fake model."""
 
 from __future__ import annotations
 
@@ -65,17 +65,24 @@ class BenchDatabase:
 
 def _manage(env: Mapping[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        )
     return done.stdout
 
 
 @contextlib.contextmanager
 def bench_database(workdir: Path) -> Iterator[BenchDatabase]:
-    """A fresh database (PostgreSQL when DATABASE_URL is set, else SQLite) with the demo data, dropped after."""
+    """A fresh database (PostgreSQL if DATABASE_URL is set, else SQLite) with the demo data; dropped after."""
     base = {"DJANGO_SETTINGS_MODULE": SETTINGS, "DEMO_ADMIN_PASSWORD": secrets.token_urlsafe(12)}
     url = os.environ.get("DATABASE_URL", "")
     dropper = None
@@ -99,9 +106,13 @@ def bench_database(workdir: Path) -> Iterator[BenchDatabase]:
         _manage(env, "migrate", "--noinput")
         _manage(env, "realtime_agents_demo")
         # The demo greeting would start an answer on connect; the bench starts every answer itself.
-        _manage(env, "shell", "-c",
-                "from realtime_agents.models import Channel; "
-                f"Channel.objects.filter(slug={CHANNEL!r}).update(greeting='')")
+        _manage(
+            env,
+            "shell",
+            "-c",
+            "from realtime_agents.models import Channel; "
+            f"Channel.objects.filter(slug={CHANNEL!r}).update(greeting='')",
+        )
         yield BenchDatabase(label=label, env=env)
     finally:
         if dropper is not None:
@@ -124,8 +135,14 @@ class ServerProcess:
     """One relay server (Daphne with the demo project, or the bare relay) as a pinned subprocess."""
 
     def __init__(
-        self, *, kind: str, upstream_url: str, database: BenchDatabase, workdir: Path,
-        cpus: Sequence[int] | None, profile_path: str | None = None,
+        self,
+        *,
+        kind: str,
+        upstream_url: str,
+        database: BenchDatabase,
+        workdir: Path,
+        cpus: Sequence[int] | None,
+        profile_path: str | None = None,
     ) -> None:
         if kind not in SERVER_KINDS:
             raise ValueError(f"server kind must be one of {', '.join(SERVER_KINDS)}, got {kind!r}")
@@ -167,19 +184,51 @@ class ServerProcess:
             return [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
         if self.kind.startswith("uvicorn"):
             # Same WebSocket library as the bare relay; no compression, as Daphne and the bench clients.
-            return [*python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets",
-                    "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
-                    "--log-level", "warning", app]
-        return [*python, "-m", "bench.relay_bare", "--port", str(self.port), "--upstream", self._upstream_url,
-                "--api-key", API_KEY]
+            return [
+                *python,
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets",
+                "--ws-per-message-deflate",
+                "false",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                app,
+            ]
+        return [
+            *python,
+            "-m",
+            "bench.relay_bare",
+            "--port",
+            str(self.port),
+            "--upstream",
+            self._upstream_url,
+            "--api-key",
+            API_KEY,
+        ]
 
     def __enter__(self) -> ServerProcess:
-        env = {**os.environ, **self._database.env, "OPENAI_API_KEY": API_KEY,
-               "OPENAI_REALTIME_URL": self._upstream_url, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self._database.env,
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_REALTIME_URL": self._upstream_url,
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("DATABASE_URL", None)
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
         self._log = log
-        self._process = subprocess.Popen(self._command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            self._command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             if self.cpus:
                 os.sched_setaffinity(self._process.pid, set(self.cpus))
