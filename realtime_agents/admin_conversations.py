@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
-from django.db.models import Model, QuerySet
+from django.db.models import DurationField, ExpressionWrapper, F, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -250,7 +250,10 @@ class ConversationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         """Conversations with their tool and guardrail counts, all in the list's one query."""
         # Unordered on purpose: the change list orders after searching, by rank when there is one.
-        return with_summary(self.model._default_manager.get_queryset())
+        conversations = with_summary(self.model._default_manager.get_queryset())
+        return conversations.annotate(
+            duration_value=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
@@ -307,7 +310,7 @@ class ConversationAdmin(admin.ModelAdmin):
             return f"{obj.starting_agent_name} → {obj.final_agent_name}"
         return obj.starting_agent_name
 
-    @admin.display(description="duration", ordering="ended_at")
+    @admin.display(description="duration", ordering="duration_value")
     def duration(self, obj: Conversation) -> str:
         """m:ss, or "active"."""
         seconds = obj.duration_seconds

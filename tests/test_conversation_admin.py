@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from realtime_agents.admin_conversations import ConversationAdmin
 from realtime_agents.models import ApiToken, Conversation, ConversationEvent
 from realtime_agents.models.api_tokens import hash_token
 from tests import rows
@@ -213,3 +214,18 @@ def test_export_actions_are_offered_and_download_the_selection(reader: Client) -
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     assert str(first.public_id) in body and body.count("\n") == 1
+
+
+def test_sorting_by_duration_and_by_a_column_while_searching(reader: Client) -> None:
+    short = conversation(messages=[("user", "refund")], started=T0)
+    long = conversation(
+        messages=[("user", "refund refund"), ("user", "refund")], started=T0 + dt.timedelta(hours=1)
+    )
+    Conversation.objects.filter(pk=long.pk).update(ended_at=long.started_at + dt.timedelta(minutes=30))
+    duration_column = ConversationAdmin.list_display.index("duration")
+    assert _listed(reader.get(LIST, {"o": str(duration_column + 1)})) == [short.pk, long.pk]
+    assert _listed(reader.get(LIST, {"o": f"-{duration_column + 1}"})) == [long.pk, short.pk]
+    # Searching ranks by default; a clicked column wins (the match column comes second while searching).
+    assert _listed(reader.get(LIST, {"q": "refund"})) == [long.pk, short.pk]
+    started_column = ConversationAdmin.list_display.index("started_at") + 1
+    assert _listed(reader.get(LIST, {"q": "refund", "o": str(started_column + 1)})) == [short.pk, long.pk]
