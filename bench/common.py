@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
 
 from realtime_agents.engine.testing import FakeConnection, FakeRealtimeServer
 from realtime_agents.engine.testing.protocol import new_id
@@ -203,23 +202,7 @@ class StampingConnection(FakeConnection):
 class StampingServer(FakeRealtimeServer):
     """`FakeRealtimeServer` whose connections stamp audio deltas (for delta-to-event latency)."""
 
-    async def _handle(self, websocket: Any) -> None:
-        # Same bookkeeping as the base class, with the stamping connection type.
-        connection = StampingConnection(server=self, websocket=websocket)
-        self._live.append(connection)
-        self.all_connections.append(connection)
-        self.notify()
-        try:
-            await connection.open()
-            async for message in websocket:
-                await connection.handle(message)
-        except ConnectionClosed:
-            logger.debug("connection %s closed by the peer", connection.id)
-        finally:
-            connection.closed = True
-            await connection.stop_tasks()
-            self._live.remove(connection)
-            self.notify()
+    connection_class = StampingConnection
 
 
 # -- child processes ------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
 class FakeRealtimeServer:
     """A scriptable GA Realtime server for tests; use as ``async with FakeRealtimeServer() as server``."""
 
+    #: The per-connection protocol class; a subclass can tweak what it sends (benchmarks stamp audio).
+    connection_class: type[FakeConnection] = FakeConnection
+
     def __init__(
         self,
         *,
@@ -298,7 +301,7 @@ class FakeRealtimeServer:
         return Response(status.value, status.phrase, headers, body)
 
     async def _handle(self, websocket: ServerConnection) -> None:
-        connection = FakeConnection(server=self, websocket=websocket)
+        connection = self.connection_class(server=self, websocket=websocket)
         self._live.append(connection)
         self.all_connections.append(connection)
         self.notify()
