@@ -7,7 +7,6 @@ import asyncio
 import cProfile
 import io
 import json
-import logging
 import math
 import multiprocessing
 import os
@@ -26,7 +25,6 @@ from typing import Any
 from realtime_agents.engine.testing import FakeConnection, FakeRealtimeServer
 from realtime_agents.engine.testing.protocol import new_id
 
-logger = logging.getLogger("realtime_agents.bench.common")
 
 # Spawned (not forked) children start clean: no parent event loop, sockets or imported state.
 _CONTEXT = multiprocessing.get_context("spawn")
