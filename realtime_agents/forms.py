@@ -30,6 +30,13 @@ def https_formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field
     return field.formfield(**kwargs)
 
 
+def _offer_registered(form: forms.ModelForm, field: str, names: list[str]) -> None:
+    """Offer the registered names (plus the row's current value, even if unregistered) as choices."""
+    current = form.data.get(form.add_prefix(field), "") if form.is_bound else getattr(form.instance, field)
+    form.fields[field].choices = _choices(names, current or "")
+    form.fields[field].help_text = form._meta.model._meta.get_field(field).help_text
+
+
 class ToolForm(forms.ModelForm):
     """A Tool with the registered Python tool names offered as choices."""
 
@@ -49,13 +56,7 @@ class ToolForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = (
-            self.data.get(self.add_prefix("python_function"), "")
-            if self.is_bound
-            else self.instance.python_function
-        )
-        self.fields["python_function"].choices = _choices(registry.tool_names(), current or "")
-        self.fields["python_function"].help_text = Tool._meta.get_field("python_function").help_text
+        _offer_registered(self, "python_function", registry.tool_names())
 
 
 class GuardrailForm(forms.ModelForm):
@@ -76,13 +77,7 @@ class GuardrailForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = (
-            self.data.get(self.add_prefix("python_check"), "")
-            if self.is_bound
-            else self.instance.python_check
-        )
-        self.fields["python_check"].choices = _choices(registry.check_names(), current or "")
-        self.fields["python_check"].help_text = Guardrail._meta.get_field("python_check").help_text
+        _offer_registered(self, "python_check", registry.check_names())
 
 
 class AgentForm(forms.ModelForm):
