@@ -28,6 +28,10 @@ GREETING = "Start the conversation now. Greet the user along these lines: {greet
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """`ws/realtime/<slug>/`: one engine session per browser connection (docs/protocol.md)."""
 
+    # No channel layer: nothing is sent to a conversation through it, and a subscription costs each
+    # connection a blocking read that times out (and kills the consumer) when the loop is busy.
+    channel_layer_alias = None  # type: ignore[assignment]
+
     def __init__(self, *args: Any, reconnect: Any = None, **kwargs: Any) -> None:
         """`reconnect`: the engine's upstream reconnect policy (`as_asgi(reconnect=False)`); None: default."""
         super().__init__(*args, **kwargs)

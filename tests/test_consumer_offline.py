@@ -38,6 +38,19 @@ def recorded(conversation_id: int) -> tuple[list[tuple[str, str]], list[tuple[st
     return items, runs
 
 
+@pytest.fixture
+async def loaded_models() -> None:
+    """Load the offline models before the socket opens, as a warmed-up server would have them.
+
+    Loading takes seconds of CPU on 2 cores; done inside the first connection it starves the event
+    loop, and channels-redis' blocking read times out under it.
+    """
+    from realtime_agents.engine.offline import shared_engines
+
+    await asyncio.to_thread(shared_engines, "auto")
+
+
+@pytest.mark.usefixtures("loaded_models")
 async def test_a_spoken_question_over_the_offline_model_is_answered_and_recorded(settings: Any) -> None:
     settings.REALTIME_AGENTS = {"DEFAULT_TRANSPORT": "offline", "OFFLINE_TTS": "auto"}
     await offline_channel()
@@ -47,7 +60,7 @@ async def test_a_spoken_question_over_the_offline_model_is_answered_and_recorded
     frames = FrameReader(lambda timeout: _receive(communicator, timeout))
     connected, _ = await communicator.connect(timeout=60)
     assert connected
-    ready = await frames.next(timeout=60)  # the first connection loads the models (seconds)
+    ready = await frames.next(timeout=30)
     assert isinstance(ready, dict) and ready["type"] == "ready", ready
     question = speak("what is the weather in Paris") + silence(1.0)
     for chunk in chunks(question, ms=100):
