@@ -22,6 +22,8 @@ logger = logging.getLogger("realtime_agents.consumers")
 
 MAX_STRIKES = 20  # refused frames per connection before it is closed as abusive
 UPSTREAM_CLOSE_TIMEOUT_S = 1.0
+# Finalisations that outlive a consumer the server cancelled (kept so they are not garbage-collected).
+_CLOSERS: set[asyncio.Task[None]] = set()
 GREETING = "Start the conversation now. Greet the user along these lines: {greeting}"
 
 
@@ -31,6 +33,26 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # No channel layer: nothing is sent to a conversation through it, and a subscription costs each
     # connection a blocking read that times out (and kills the consumer) when the loop is busy.
     channel_layer_alias = None  # type: ignore[assignment]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the consumer; if the server cancels it before `disconnect` ran, finalise anyway."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._ending and self.recorder is not None:
+                # Daphne cancels an app whose disconnect waits behind a backlog of frames: the
+                # conversation must still be closed and recorded, in a task that outlives us.
+                closer = asyncio.create_task(self._end("client_disconnected", CloseCode.NORMAL, notify=False),
+                                             name=f"realtime-browser-closer-{self.recorder.public_id}")
+                _CLOSERS.add(closer)
+                closer.add_done_callback(_CLOSERS.discard)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Browser frames skip Channels' per-message database cleanup (a thread hop per audio frame)."""
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
 
     def __init__(self, *args: Any, reconnect: Any = None, **kwargs: Any) -> None:
         """`reconnect`: the engine's upstream reconnect policy (`as_asgi(reconnect=False)`); None: default."""

@@ -618,3 +618,18 @@ async def wait_upstream_closed_count(server: FakeRealtimeServer, count: int, tim
     async with asyncio.timeout(timeout):
         while len(server.connections) > count:
             await asyncio.sleep(0.01)
+
+
+async def test_a_consumer_the_server_cancels_still_finalises_its_conversation(server: FakeRealtimeServer) -> None:
+    # Daphne cancels an application whose disconnect message waits behind a backlog of frames.
+    await make_channel("cancelled")
+    browser = Browser("cancelled")
+    ready = await browser.open()
+    server.add_response(ScriptedResponse(transcript="A long answer " * 20, pace=1.0))
+    await browser.send({"type": "text", "text": "talk"})
+    await browser.frames.until(lambda f: isinstance(f, bytes))
+    browser.communicator.future.cancel()
+    took = await wait_upstream_closed(server, 2.0)
+    assert took < 2.0
+    row = await conversation_row(ready["conversation_id"], timeout=5)
+    assert row.end_reason == "client_disconnected" and row.ended_at is not None
