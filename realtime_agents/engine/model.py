@@ -82,6 +82,10 @@ class Model(abc.ABC):
     async def send_event(self, event: Mapping[str, Any]) -> None:
         """Send one raw client event (GA shape); raise TransportError when not connected."""
 
+    async def append_input_audio(self, audio_b64: str) -> None:
+        """Send `input_audio_buffer.append` (the hottest client event; transports may shortcut it)."""
+        await self.send_event({"type": "input_audio_buffer.append", "audio": audio_b64})
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Close the connection and stop every task; idempotent."""

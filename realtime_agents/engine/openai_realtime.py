@@ -152,6 +152,16 @@ class OpenAIRealtimeModel(Model):
         except ConnectionClosed as exc:
             raise TransportError(f"connection closed while sending {event.get('type')}") from exc
 
+    async def append_input_audio(self, audio_b64: str) -> None:
+        """`input_audio_buffer.append` built as a string: base64 needs no JSON escaping, json.dumps is slow."""
+        ws = self._ws
+        if ws is None:
+            raise TransportError("not connected")
+        try:
+            await ws.send('{"type":"input_audio_buffer.append","audio":"' + audio_b64 + '"}')
+        except ConnectionClosed as exc:
+            raise TransportError("connection closed while sending audio") from exc
+
     async def close(self) -> None:
         """Close the socket and stop the reader; safe to call from a listener and twice."""
         self._closing = True

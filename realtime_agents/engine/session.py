@@ -272,7 +272,7 @@ class Session(ServerEventHandlers):
         """Append input audio in the session's input format; `commit` ends the user's turn."""
         if self._reconnecting or self._closing:
             return
-        await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")})
+        await self._model.append_input_audio(base64.b64encode(audio).decode("ascii"))
         self._audio_sent_upstream = True
         if commit:
             await self._send({"type": "input_audio_buffer.commit"})
