@@ -29,7 +29,8 @@ def test_valid_rows_pass() -> None:
         rows.handoff(a, b),
         rows.channel("c", a),
     ):
-        instance.full_clean()
+        instance.full_clean()  # raises ValidationError on any problem
+        assert instance.pk is not None
 
 
 @pytest.mark.parametrize("name", ["get-weather", "1st", "has space", "x" * 65, ""])

@@ -33,7 +33,8 @@ async def test_api_key_from_an_async_callable(server) -> None:
 
     session = await Runner(AgentSpec(name="A")).run(model_config={"api_key": key, "url": server.url})
     async with session:
-        await server.wait_for_connection()
+        connection = await server.wait_for_connection()
+    assert connection.headers["authorization"] == f"Bearer {API_KEY}"
 
 
 async def test_api_key_from_the_environment() -> None:
