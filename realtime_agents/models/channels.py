@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .validation import validate_origin
+from .validation import nonblank_lines, validate_origin
 
 AUDIO_FORMATS = [("pcm16", "PCM16 24 kHz"), ("g711_ulaw", "G.711 µ-law"), ("g711_alaw", "G.711 A-law")]
 _SERVER_VAD_ONLY = (
@@ -142,7 +142,7 @@ class Channel(models.Model):
 
     def origins(self) -> list[str]:
         """The allowed origins, one per non-empty line."""
-        return [line.strip() for line in self.allowed_origins.splitlines() if line.strip()]
+        return nonblank_lines(self.allowed_origins)
 
     def clean(self) -> None:
         """Require an active starting agent, valid origins, and VAD options that fit the VAD type."""

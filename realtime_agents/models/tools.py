@@ -11,6 +11,7 @@ from django.db import models
 from ..registry import registry
 from .validation import (
     PATH_PLACEHOLDER,
+    nonblank_lines,
     validate_function_name,
     validate_headers,
     validate_json_schema,
@@ -171,7 +172,7 @@ class Guardrail(models.Model):
 
     def phrases(self) -> list[str]:
         """The blocked phrases, one per non-empty line."""
-        return [line.strip() for line in self.blocked_phrases.splitlines() if line.strip()]
+        return nonblank_lines(self.blocked_phrases)
 
     def clean(self) -> None:
         """Check direction, and the field the chosen kind needs."""

@@ -18,6 +18,11 @@ SENSITIVE_HEADER = re.compile(r"(authorization|token|secret|key|cookie|password|
 PATH_PLACEHOLDER = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
 
+def nonblank_lines(text: str) -> list[str]:
+    """The stripped, non-empty lines of a one-entry-per-line text field."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def validate_function_name(value: str) -> None:
     """A name the Realtime API accepts as a function name (and a Python identifier)."""
     if not FUNCTION_NAME.match(value or ""):
