@@ -68,6 +68,8 @@ if env("REDIS_URL", default=""):
             "CONFIG": {"hosts": [env("REDIS_URL")]},
         }
     }
+    # Shared by every server process: SIP webhook dedupe and Twilio hang-up/transfer decisions.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -167,11 +167,12 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "starting_agent", "transport", "is_active", "links"]
     list_filter = ["kind", "transport", "is_active"]
     list_select_related = ["starting_agent"]
-    search_fields = ["name", "slug", "starting_agent__name", "greeting"]
+    search_fields = ["name", "slug", "starting_agent__name", "greeting", "phone_numbers"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["links", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "is_active", "starting_agent", "greeting", "links"]}),
+        ("Telephony", {"fields": ["phone_numbers", "transfer_numbers"]}),
         (
             "Model",
             {

@@ -110,3 +110,27 @@ def check_rows(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register()
+def check_sip_webhook(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Active SIP channels while the webhook secret is empty (every call would be refused)."""
+    from .models import Channel
+
+    if app_settings.OPENAI_WEBHOOK_SECRET:
+        return []
+    try:
+        rows = Channel.objects.filter(kind=Channel.Kind.SIP, is_active=True)
+        slugs = sorted(rows.values_list("slug", flat=True))
+    except DatabaseError:
+        return []
+    if not slugs:
+        return []
+    return [
+        Warning(
+            f"Active SIP channels exist but OPENAI_WEBHOOK_SECRET is empty: {', '.join(slugs)}.",
+            hint=f'Set {SETTING_NAME}["OPENAI_WEBHOOK_SECRET"] to the signing secret of the OpenAI project\'s '
+            "webhook; until then every realtime.call.incoming delivery is refused (docs/telephony.md).",
+            id="realtime_agents.W003",
+        )
+    ]

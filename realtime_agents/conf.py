@@ -36,6 +36,20 @@ DEFAULTS: dict[str, Any] = {
     "IP_HASH_SECRET": "",
     "TRY_IT_URL": "",
     "TOOL_MODULE_NAME": "realtime_tools",
+    # Telephony (docs/telephony.md).
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_PUBLIC_BASE_URL": "",
+    "TWILIO_CHUNK_MS": 40,
+    "TWILIO_MAX_GAP_MS": 1000,
+    "OPENAI_WEBHOOK_SECRET": "",
+    "OPENAI_WEBHOOK_TOLERANCE_SECONDS": 300,
+    "OPENAI_CALLS_BASE_URL": "https://api.openai.com/v1",
+    "AZURE_OPENAI_CALLS_BASE_URL": "",
+    "OPENAI_CALLS_TIMEOUT": 10.0,
+    "SIP_NUMBER_HEADER": "",
+    "SIP_DEFAULT_COUNTRY_CODE": "",
+    "SIP_REJECT_STATUS_CODE": 603,
+    "WEBHOOK_DEDUPE_SECONDS": 3 * 24 * 3600,
 }
 
 OFFLINE_TTS_CHOICES = ("auto", "piper", "espeak", "none")
@@ -64,6 +78,19 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "IP_HASH_SECRET": (str,),
     "TRY_IT_URL": (str,),
     "TOOL_MODULE_NAME": (str,),
+    "TWILIO_AUTH_TOKEN": (str,),
+    "TWILIO_PUBLIC_BASE_URL": (str,),
+    "TWILIO_CHUNK_MS": (int,),
+    "TWILIO_MAX_GAP_MS": (int,),
+    "OPENAI_WEBHOOK_SECRET": (str,),
+    "OPENAI_WEBHOOK_TOLERANCE_SECONDS": (int,),
+    "OPENAI_CALLS_BASE_URL": (str,),
+    "AZURE_OPENAI_CALLS_BASE_URL": (str,),
+    "OPENAI_CALLS_TIMEOUT": (int, float),
+    "SIP_NUMBER_HEADER": (str,),
+    "SIP_DEFAULT_COUNTRY_CODE": (str,),
+    "SIP_REJECT_STATUS_CODE": (int,),
+    "WEBHOOK_DEDUPE_SECONDS": (int,),
 }
 _POSITIVE = (
     "HTTP_TOOL_MAX_RESPONSE_BYTES",
@@ -72,6 +99,12 @@ _POSITIVE = (
     "MAX_SESSIONS_PER_CHANNEL",
     "MAX_SESSION_SECONDS",
     "GUARDRAIL_DEBOUNCE_TEXT_LENGTH",
+    "TWILIO_CHUNK_MS",
+    "TWILIO_MAX_GAP_MS",
+    "OPENAI_WEBHOOK_TOLERANCE_SECONDS",
+    "OPENAI_CALLS_TIMEOUT",
+    "SIP_REJECT_STATUS_CODE",
+    "WEBHOOK_DEDUPE_SECONDS",
 )
 
 

@@ -19,7 +19,7 @@ from .engine.audio import AudioFormatError, bytes_per_ms
 from .engine.errors import ConfigError
 from .models import Conversation
 from .recording.tracker import ConversationTracker, RowOp
-from .redaction import channel_redacts, redact_op
+from .redaction import channel_redacts, redact_op, redact_text
 from .recording.writer import create_conversation, finalise, write_batch
 from .specs import LoadedChannel
 
@@ -38,16 +38,19 @@ def hash_ip(ip: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class ClientInfo:
-    """Who connected: the browser's user agent and its address ("" when unknown); the address is only hashed."""
+    """Who connected: user agent and address ("" when unknown; the address is only hashed); for calls, the call."""
 
     user_agent: str
     ip: str
+    call_id: str = ""
+    caller_number: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_agent, str):
             raise TypeError(f"ClientInfo.user_agent must be a str, not {type(self.user_agent).__name__}")
-        if not isinstance(self.ip, str):
-            raise TypeError(f"ClientInfo.ip must be a str, not {type(self.ip).__name__}")
+        for name in ("ip", "call_id", "caller_number"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"ClientInfo.{name} must be a str, not {type(getattr(self, name)).__name__}")
         if self.ip:
             try:
                 ipaddress.ip_address(self.ip)
@@ -91,6 +94,8 @@ class ConversationRecorder:
             raise TypeError(f"user_id must be an int or None, not {type(user_id).__name__}")
         if not isinstance(client, ClientInfo):
             raise TypeError(f"client must be a ClientInfo, not {type(client).__name__}")
+        redacts = await database_sync_to_async(channel_redacts)(loaded.channel_id)
+        caller_number = client.caller_number[:40]
         conversation = await database_sync_to_async(create_conversation)(
             channel_id=loaded.channel_id,
             channel_slug=loaded.slug[:100],
@@ -99,13 +104,15 @@ class ConversationRecorder:
             user_id=user_id,
             user_agent=client.user_agent[:MAX_USER_AGENT],
             ip_hash=hash_ip(client.ip),
+            call_id=client.call_id[:100],
+            caller_number=redact_text(caller_number)[:40] if redacts else caller_number,
         )
-        redacts = await database_sync_to_async(channel_redacts)(loaded.channel_id)
         tracker = ConversationTracker(
             starting_agent=loaded.starting_agent.name,
             bytes_per_ms=_output_bytes_per_ms(loaded),
-            # The offline model always recognises speech; OpenAI only when transcription is configured.
-            transcribes_input=bool(loaded.model_settings.get("input_audio_transcription"))
+            # The offline model always recognises speech; OpenAI unless transcription is explicitly off
+            # (absent means the engine's default transcription model).
+            transcribes_input=loaded.model_settings.get("input_audio_transcription", "default") is not None
             or loaded.transport == "offline",
             redact=redact_op if redacts else None,
         )

@@ -11,4 +11,5 @@ app_name = "realtime_agents"
 urlpatterns = [
     path("try/<slug:slug>/", views.try_it, name="try_it"),
     path("api/", include("realtime_agents.api.urls")),
+    path("", include("realtime_agents.telephony.urls")),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,20 @@ from . import rows
 
 API_KEY = "test-key"
 ORIGIN = "http://testserver"
+
+
+@asynccontextmanager
+async def fake_openai_upstream(settings: Any, **extra: Any) -> AsyncIterator[FakeRealtimeServer]:
+    """A validating fake Realtime server set as the site's OpenAI endpoint (plus `extra` settings)."""
+    async with FakeRealtimeServer(api_key=API_KEY, validate=True) as fake:
+        settings.REALTIME_AGENTS = {
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_REALTIME_URL": fake.url,
+            "DEFAULT_TRANSPORT": "openai",
+            **extra,
+        }
+        yield fake
+        assert fake.validation_errors == []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,9 +129,23 @@ def upstream_audio(server: FakeRealtimeServer) -> list[bytes]:
     ]
 
 
+def upstream_input_audio(server: FakeRealtimeServer) -> bytes:
+    """Every microphone byte the fake server was sent, in order (frames may be joined into one append)."""
+    return b"".join(
+        base64.b64decode(event["audio"]) for event in upstream_events(server, "input_audio_buffer.append")
+    )
+
+
 def upstream_events(server: FakeRealtimeServer, kind: str) -> list[dict[str, Any]]:
     """Client events of one type the fake server received."""
     return [event for event in server.client_events if event.get("type") == kind]
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll (bounded) until `predicate()` holds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
 
 
 async def wait_upstream_closed(server: FakeRealtimeServer, timeout: float) -> float:

@@ -226,7 +226,7 @@ def test_channel_without_starting_agent_is_refused(staff: Client) -> None:
 def test_try_it_page_embeds_the_widget_placeholder_escaped(staff: Client) -> None:
     rows.channel("demo", rows.agent("<b>bold</b>"), name="<script>alert(1)</script>")
     page = staff.get(reverse("realtime_agents:try_it", args=["demo"])).content.decode()
-    assert 'data-realtime-agents-channel="demo"' in page
+    assert '<realtime-agent-widget data-channel="demo"' in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert staff.get(reverse("realtime_agents:try_it", args=["missing"])).status_code == 404
 

@@ -190,6 +190,37 @@ def test_channel_origins_must_be_origins() -> None:
     ]
 
 
+def test_channel_phone_numbers_must_be_unique_e164_on_telephony_channels() -> None:
+    a = rows.agent("a")
+    web = Channel(name="w", slug="w", starting_agent=a, phone_numbers="+15551234567")
+    assert errors_of(web)["phone_numbers"] == ["Phone numbers apply to Twilio and SIP channels only."]
+    bad = Channel(name="s", slug="s", kind="sip", starting_agent=a, phone_numbers="+15551234567\n555-1234")
+    assert errors_of(bad)["phone_numbers"] == ["'555-1234' is not an E.164 number (+ and 8 to 15 digits)."]
+    twice = Channel(name="s", slug="s", kind="sip", starting_agent=a, phone_numbers="+15551234567\n+15551234567")
+    assert errors_of(twice)["phone_numbers"] == ["A number is listed twice."]
+    first = Channel(name="t", slug="t", kind="twilio", starting_agent=a, phone_numbers=" +15551234567 \n\n")
+    first.full_clean()
+    first.save()
+    assert first.numbers() == ["+15551234567"]
+    second = Channel(name="s", slug="s", kind="sip", starting_agent=a, phone_numbers="+15551234567")
+    assert errors_of(second)["phone_numbers"] == ["+15551234567 already reaches channel 't'."]
+    first.full_clean()  # a channel does not collide with itself
+    first.transfer_numbers = "+442079460958\n0800 123"
+    assert errors_of(first)["transfer_numbers"] == ["'0800 123' is not an E.164 number (+ and 8 to 15 digits)."]
+    web.phone_numbers = ""
+    web.transfer_numbers = "+442079460958"
+    assert errors_of(web)["transfer_numbers"] == ["Transfers apply to Twilio and SIP channels only."]
+
+
+def test_channel_transcription_none_turns_the_default_off() -> None:
+    a = rows.agent("a")
+    assert "input_audio_transcription" not in Channel(name="c", starting_agent=a).engine_model_settings()
+    off = Channel(name="c", slug="c", starting_agent=a, transcription_model="none")
+    assert off.engine_model_settings()["input_audio_transcription"] is None
+    off.transcription_language = "en"
+    assert "Choose a transcription model" in errors_of(off)["transcription_model"][0]
+
+
 def test_channel_vad_options_must_fit_the_vad_type() -> None:
     a = rows.agent("a")
     errors = errors_of(Channel(name="c", slug="c", starting_agent=a, vad_threshold=0.5))

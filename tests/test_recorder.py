@@ -26,7 +26,7 @@ from realtime_agents.engine.events import (
 )
 from realtime_agents.engine.items import InputText, MessageItem
 from realtime_agents.engine.testing import FakeRealtimeServer, FunctionCall, ScriptedResponse, silence, tone
-from realtime_agents.models import Conversation
+from realtime_agents.models import Channel, Conversation
 from realtime_agents.recorder import ClientInfo, ConversationRecorder
 from realtime_agents.recording.tracker import ConversationTracker
 from realtime_agents.specs import LoadedChannel, load_channel
@@ -408,6 +408,35 @@ async def test_the_client_address_is_only_stored_as_a_keyed_hash(server) -> None
         assert not any("203.0.113.7" in value for value in values), "the raw address is nowhere in the row"
     assert one.user_agent == CLIENT.user_agent and one.public_id != two.public_id
     assert first.public_id == str(one.public_id)
+
+
+@pytest.mark.parametrize(("transcription_model", "recorded"), [("", "Hello?"), ("none", "")])
+async def test_caller_speech_waits_for_the_default_transcription_unless_it_is_off(
+        server, transcription_model: str, recorded: str) -> None:
+    loaded = await sync_to_async(_channel)(**{**VAD, "transcription_model": transcription_model})
+    server.late_transcription = True
+    server.add_transcription("Hello?")
+    server.add_response(ScriptedResponse(transcript="Hi."))
+    session, recorder, feed = await start(loaded, server)
+    await session.send_audio(silence(100) + tone(400) + silence(500))
+    await feed.count("agent_end", 1)
+    await finish(session, recorder, feed)
+    assert (await transcript(recorder))[0] == ("user", "completed", recorded)
+
+
+async def test_calls_keep_their_call_id_and_caller_number_redacted_when_the_channel_redacts(server) -> None:
+    loaded = await sync_to_async(_channel)()
+    call = ClientInfo(user_agent="", ip="", call_id="CA0123", caller_number="+15550001111")
+    plain = await ConversationRecorder.open(loaded=loaded, user_id=None, client=call)
+    await plain.close("caller_hung_up")
+    await sync_to_async(lambda: Channel.objects.filter(pk=loaded.channel_id).update(redact_personal_data=True))()
+    redacted = await ConversationRecorder.open(loaded=loaded, user_id=None, client=call)
+    await redacted.close("caller_hung_up")
+    one, two = (await fetch(plain))["conversation"], (await fetch(redacted))["conversation"]
+    assert (one.call_id, one.caller_number) == ("CA0123", "+15550001111")
+    assert (two.call_id, two.caller_number) == ("CA0123", "[phone]")
+    with pytest.raises(TypeError, match="caller_number must be a str"):
+        ClientInfo(user_agent="", ip="", caller_number=None)  # type: ignore[arg-type]
 
 
 async def test_active_count_by_channel_and_address_ignores_old_and_ended_rows() -> None:

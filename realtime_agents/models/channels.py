@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +19,15 @@ _SERVER_VAD_ONLY = (
     "vad_idle_timeout_ms",
 )
 _VAD_FIELDS = (*_SERVER_VAD_ONLY, "vad_eagerness", "vad_interrupt_response", "vad_create_response")
+
+
+NO_TRANSCRIPTION = "none"
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+
+
+def _e164_errors(numbers: list[str]) -> list[str]:
+    return [f"{number!r} is not an E.164 number (+ and 8 to 15 digits)." for number in numbers
+            if not E164.fullmatch(number)]
 
 
 class Channel(models.Model):
@@ -76,7 +86,10 @@ class Channel(models.Model):
     input_audio_format = models.CharField(max_length=10, blank=True, choices=AUDIO_FORMATS)
     output_audio_format = models.CharField(max_length=10, blank=True, choices=AUDIO_FORMATS)
     transcription_model = models.CharField(
-        max_length=100, blank=True, help_text="e.g. gpt-4o-mini-transcribe; empty: no caller transcript."
+        max_length=100,
+        blank=True,
+        help_text="e.g. gpt-4o-mini-transcribe; empty: the model's default (gpt-4o-mini-transcribe); "
+        "none: no caller transcript.",
     )
     transcription_language = models.CharField(max_length=10, blank=True, help_text="ISO-639-1, e.g. en.")
     transcription_prompt = models.TextField(blank=True)
@@ -112,6 +125,15 @@ class Channel(models.Model):
         blank=True,
         help_text="Web widget: one origin per line (https://example.com), * for any; empty: same site only.",
     )
+    phone_numbers = models.TextField(
+        blank=True,
+        help_text="Twilio and SIP: the numbers that reach this channel, one per line in E.164 form (+15551234567).",
+    )
+    transfer_numbers = models.TextField(
+        blank=True,
+        help_text="Twilio and SIP: numbers the agent may transfer a call to, one per line in E.164 form; "
+        "empty: no transfer tool.",
+    )
     max_session_seconds = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: the site default."
     )
@@ -144,8 +166,16 @@ class Channel(models.Model):
         """The allowed origins, one per non-empty line."""
         return nonblank_lines(self.allowed_origins)
 
+    def numbers(self) -> list[str]:
+        """The phone numbers, one per non-empty line."""
+        return nonblank_lines(self.phone_numbers)
+
+    def transfer_targets(self) -> list[str]:
+        """The numbers the agent may transfer a call to, one per non-empty line."""
+        return nonblank_lines(self.transfer_numbers)
+
     def clean(self) -> None:
-        """Require an active starting agent, valid origins, and VAD options that fit the VAD type."""
+        """Require an active starting agent, valid origins and numbers, and VAD options that fit the VAD type."""
         super().clean()
         errors: dict[str, list[str]] = {}
         if self.starting_agent_id is None:
@@ -161,6 +191,14 @@ class Channel(models.Model):
                 validate_origin(origin)
             except ValidationError as exc:
                 errors.setdefault("allowed_origins", []).extend(exc.messages)
+        number_errors = self._phone_number_errors()
+        if number_errors:
+            errors["phone_numbers"] = number_errors
+        transfer_errors = _e164_errors(self.transfer_targets())
+        if self.transfer_targets() and self.kind == self.Kind.WEB:
+            transfer_errors = ["Transfers apply to Twilio and SIP channels only."]
+        if transfer_errors:
+            errors["transfer_numbers"] = transfer_errors
         kind = self.turn_detection
         for field in _VAD_FIELDS:
             value = getattr(self, field)
@@ -173,12 +211,31 @@ class Channel(models.Model):
                 errors.setdefault(field, []).append(f"{label.capitalize()} only applies to server VAD.")
             elif kind == "server_vad" and field == "vad_eagerness":
                 errors.setdefault(field, []).append("Eagerness only applies to semantic VAD.")
-        if self.transcription_model == "" and (self.transcription_language or self.transcription_prompt):
+        if self.transcription_model in ("", NO_TRANSCRIPTION) and (
+            self.transcription_language or self.transcription_prompt
+        ):
             errors.setdefault("transcription_model", []).append(
                 "Choose a transcription model to use the transcription language or prompt."
             )
         if errors:
             raise ValidationError(errors)
+
+    def _phone_number_errors(self) -> list[str]:
+        numbers = self.numbers()
+        if numbers and self.kind == self.Kind.WEB:
+            return ["Phone numbers apply to Twilio and SIP channels only."]
+        errors = _e164_errors(numbers)
+        if errors:
+            return errors
+        if len(set(numbers)) != len(numbers):
+            return ["A number is listed twice."]
+        taken = [
+            f"{number} already reaches channel {other.name!r}."
+            for other in Channel.objects.exclude(pk=self.pk).exclude(phone_numbers="")
+            for number in other.numbers()
+            if number in numbers
+        ]
+        return taken
 
     def engine_model_settings(self, *, default_model: str = "") -> dict[str, Any]:
         """The engine's model-settings dict (seed spelling), holding only what is set."""
@@ -193,7 +250,9 @@ class Channel(models.Model):
             settings["input_audio_format"] = self.input_audio_format
         if self.output_audio_format:
             settings["output_audio_format"] = self.output_audio_format
-        if self.transcription_model:
+        if self.transcription_model == NO_TRANSCRIPTION:
+            settings["input_audio_transcription"] = None  # explicitly off, not the engine's default
+        elif self.transcription_model:
             transcription = {"model": self.transcription_model}
             if self.transcription_language:
                 transcription["language"] = self.transcription_language

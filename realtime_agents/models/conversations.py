@@ -41,6 +41,12 @@ class Conversation(models.Model):
     ip_hash = models.CharField(
         max_length=64, blank=True, help_text="HMAC-SHA256 of the client address; the address itself is never kept."
     )
+    call_id = models.CharField(
+        max_length=100, blank=True, help_text="Telephony: the Twilio call SID or the SIP call id."
+    )
+    caller_number = models.CharField(
+        max_length=40, blank=True, help_text="Telephony: the caller's number (redacted when the channel redacts)."
+    )
     started_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -61,6 +67,11 @@ class Conversation(models.Model):
             models.Index(fields=["status", "started_at"], name="ra_conv_status_started"),
             models.Index(fields=["channel", "status", "started_at"], name="ra_conv_channel_status"),
             models.Index(fields=["ip_hash", "status", "started_at"], name="ra_conv_ip_status"),
+            models.Index(fields=["call_id"], name="ra_conv_call_id"),
+            # Agent and end-reason filters, and their choice lists (read by index skip-scans).
+            models.Index(fields=["starting_agent_name", "started_at"], name="ra_conv_start_agent"),
+            models.Index(fields=["final_agent_name", "started_at"], name="ra_conv_final_agent"),
+            models.Index(fields=["end_reason", "started_at"], name="ra_conv_end_reason"),
         ]
 
     def __str__(self) -> str:
@@ -150,6 +161,8 @@ class ToolRun(models.Model):
         indexes = [
             models.Index(fields=["tool_name", "status"], name="ra_toolrun_name_status"),
             models.Index(fields=["started_at"], name="ra_toolrun_started"),
+            # "Had a tool error" per conversation, answered from the index alone.
+            models.Index(fields=["status", "conversation"], name="ra_toolrun_status_conv"),
         ]
 
     def __str__(self) -> str:
@@ -179,7 +192,11 @@ class ConversationEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "sequence"], name="ra_event_conv_seq"),
         ]
-        indexes = [models.Index(fields=["kind", "created_at"], name="ra_event_kind_created")]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="ra_event_kind_created"),
+            # "Had a handoff / guardrail trip" per conversation, answered from the index alone.
+            models.Index(fields=["kind", "conversation"], name="ra_event_kind_conv"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.kind}"

@@ -101,6 +101,19 @@ class InputAudioBuffer:
                                "item_id": item_id})
         await self._commit(item_id, automatic=bool(detection.get("create_response", True)))
 
+    async def _transcribe(self, item: dict[str, Any], item_id: str, seconds: float) -> None:
+        connection = self._connection
+        transcript = connection.server.next_transcription()
+        words = transcript.split(" ")
+        for index, word in enumerate(words):
+            delta = word if index == len(words) - 1 else word + " "
+            await connection.send({"type": "conversation.item.input_audio_transcription.delta",
+                                   "item_id": item_id, "content_index": 0, "delta": delta})
+        item["content"][0]["transcript"] = transcript
+        await connection.send({"type": "conversation.item.input_audio_transcription.completed",
+                               "item_id": item_id, "content_index": 0, "transcript": transcript,
+                               "usage": {"type": "duration", "seconds": seconds}})
+
     async def _commit(self, item_id: str, *, automatic: bool) -> None:
         connection = self._connection
         seconds = round(self.buffered_ms / 1000, 3)
@@ -113,19 +126,15 @@ class InputAudioBuffer:
                                "previous_item_id": previous})
         await connection.send({"type": "conversation.item.added", "previous_item_id": previous,
                                "item": copy.deepcopy(item)})
-        if connection.session["audio"]["input"]["transcription"] is not None:
-            transcript = connection.server.next_transcription()
-            words = transcript.split(" ")
-            for index, word in enumerate(words):
-                delta = word if index == len(words) - 1 else word + " "
-                await connection.send({"type": "conversation.item.input_audio_transcription.delta",
-                                       "item_id": item_id, "content_index": 0, "delta": delta})
-            item["content"][0]["transcript"] = transcript
-            await connection.send({"type": "conversation.item.input_audio_transcription.completed",
-                                   "item_id": item_id, "content_index": 0, "transcript": transcript,
-                                   "usage": {"type": "duration", "seconds": seconds}})
+        transcribes = connection.session["audio"]["input"]["transcription"] is not None
+        # The real service often finishes transcribing after the item is done (late_transcription).
+        late = connection.server.late_transcription
+        if transcribes and not late:
+            await self._transcribe(item, item_id, seconds)
         await connection.send({"type": "conversation.item.done", "previous_item_id": previous,
                                "item": copy.deepcopy(item)})
+        if transcribes and late:
+            await self._transcribe(item, item_id, seconds)
         if automatic:
             if connection.active_response_id is None:
                 connection.start_response({})

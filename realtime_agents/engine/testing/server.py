@@ -50,6 +50,7 @@ class FakeRealtimeServer:
         default_transcription: str = "Hello.",
         record_audio: bool = True,
         vad_rms_at_half: float = DEFAULT_RMS_AT_HALF,
+        late_transcription: bool = False,
     ) -> None:
         if not isinstance(default_response, ScriptedResponse):
             raise TypeError("default_response must be a ScriptedResponse")
@@ -62,6 +63,8 @@ class FakeRealtimeServer:
         self.default_transcription = default_transcription
         self.record_audio = record_audio
         self.vad_rms_at_half = vad_rms_at_half
+        # Send caller transcripts after `conversation.item.done`, as the real service often does.
+        self.late_transcription = late_transcription
         # Importing the openai models only here keeps openai a dev-only dependency.
         self._validator = EventValidator() if validate else None
         self._requested_port = port
