@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("realtime/", include("realtime_agents.urls")),
+    path("browser-tests/", include("tests.browser.pages")),
 ]
