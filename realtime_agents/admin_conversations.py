@@ -14,10 +14,18 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from .api import admin as _api_admin  # noqa: F401  (registers the API token admin)
-from .api.queries import TimelineEntry, agent_q, had_event, had_tool_error, timeline, with_summary
+from .api.queries import (
+    TimelineEntry,
+    agent_q,
+    distinct_values,
+    had_event,
+    had_tool_error,
+    timeline,
+    with_summary,
+)
 from .exporting import export_csv, export_jsonl
 from .models import Conversation, ConversationEvent, ToolRun, TranscriptItem
-from .search import SearchQueryError, empty_results, search_conversations
+from .search import MAX_CANDIDATES, SearchQueryError, empty_results, find_conversations
 
 
 class _YesNoFilter(admin.SimpleListFilter):
@@ -76,22 +84,38 @@ class HandoffFilter(_YesNoFilter):
 
 
 class AgentFilter(admin.SimpleListFilter):
-    """By agent: started, finished, or spoke in the conversation."""
+    """By agent: started, finished, or was handed (so spoke in) the conversation."""
 
     title = "agent"
     parameter_name = "agent"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        """Every starting or final agent name."""
-        names = set(Conversation.objects.values_list("starting_agent_name", flat=True).distinct())
-        names |= set(Conversation.objects.values_list("final_agent_name", flat=True).distinct())
-        return [(name, name) for name in sorted(names) if name]
+        """Every starting or final agent name (handed-to agents end conversations too)."""
+        names = {*distinct_values("starting_agent_name"), *distinct_values("final_agent_name")}
+        return [(name, name) for name in sorted(names)]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Conversation]
     ) -> QuerySet[Conversation] | None:
         """Keep that agent's conversations."""
         return queryset.filter(agent_q(self.value())) if self.value() else None
+
+
+class EndReasonFilter(admin.SimpleListFilter):
+    """By why the conversation ended; choices read through the column's index, not every row."""
+
+    title = "end reason"
+    parameter_name = "end_reason"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        """Every recorded end reason."""
+        return [(reason, reason) for reason in distinct_values("end_reason")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> QuerySet[Conversation] | None:
+        """Keep the conversations that ended so."""
+        return queryset.filter(end_reason=self.value()) if self.value() else None
 
 
 def _pretty_json(raw: str) -> str:
@@ -213,22 +237,26 @@ class ConversationAdmin(admin.ModelAdmin):
         "status",
         AgentFilter,
         ("started_at", admin.DateFieldListFilter),
-        "end_reason",
+        EndReasonFilter,
         ToolErrorFilter,
         GuardrailFilter,
         HandoffFilter,
     ]
     actions = [export_jsonl, export_csv]
     search_fields = ["public_id"]  # shows the search box; get_search_results does the searching
-    search_help_text = "Searches what was said in the transcript (or paste a conversation id)."
-    date_hierarchy = "started_at"
+    search_help_text = (
+        "Searches what was said in the transcript (or paste a conversation id). The newest "
+        f"{MAX_CANDIDATES:,} matching conversations are ranked; filter by date to reach older ones."
+    )
+    # No date_hierarchy: its year/month/day links read every row of the list (DISTINCT over 100k rows
+    # per page view); the "started at" filter and the API's started_after/before cover dates.
     show_full_result_count = False
     list_per_page = 50
     change_form_template = "admin/realtime_agents/conversation/change_form.html"
     fieldsets = [
         (None, {"fields": ["public_id", "channel", "channel_slug", "status", "end_reason"]}),
         ("Agents", {"fields": ["starting_agent_name", "final_agent_name"]}),
-        ("Client", {"fields": ["user", "user_agent", "ip_hash"]}),
+        ("Client", {"fields": ["user", "user_agent", "ip_hash", "call_id", "caller_number"]}),
         ("Time", {"fields": ["started_at", "last_activity_at", "ended_at"]}),
         (
             "Usage",
@@ -266,10 +294,15 @@ class ConversationAdmin(admin.ModelAdmin):
         if by_id is not None:
             return by_id, False
         try:
-            found = search_conversations(queryset, term)
+            result = find_conversations(queryset, term)
         except SearchQueryError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return empty_results(queryset), False
+        if result.capped:
+            self.message_user(
+                request, "Only the newest matching conversations are shown: filter by date for older ones."
+            )
+        found = result.conversations
         # Best match first, unless the user sorted by a column.
         if ORDER_VAR in request.GET:
             found = found.order_by(*queryset.query.order_by)

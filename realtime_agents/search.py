@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 from django.db.models import (
     Case,
-    Exists,
     FloatField,
     IntegerField,
     OuterRef,
@@ -27,6 +27,8 @@ from django.db.models.query import ModelIterable
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Conversation, TranscriptItem
+from . import search_candidates
+from .search_candidates import MAX_CANDIDATES  # noqa: F401  (re-exported for the admin's help text)
 
 # The migration's GIN index is built on exactly this configuration; change both together.
 SEARCH_CONFIG = "english"
@@ -59,24 +61,61 @@ def uses_full_text_search(queryset: QuerySet[Any]) -> bool:
     return connections[queryset.db].vendor == "postgresql"
 
 
-def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
+@dataclass(frozen=True, kw_only=True)
+class SearchResult:
+    """The ranked conversations, and whether older matching ones were left out (see MAX_CANDIDATES)."""
+
+    conversations: QuerySet[Conversation]
+    capped: bool
+
+
+def search_conversations(
+    queryset: QuerySet[Conversation], q: str, *, candidates: int | None = None
+) -> QuerySet[Conversation]:
+    """Conversations of `queryset` whose transcript matches `q`, best first (see `find_conversations`)."""
+    return find_conversations(queryset, q, candidates=candidates).conversations
+
+
+def find_conversations(
+    queryset: QuerySet[Conversation], q: str, *, candidates: int | None = None
+) -> SearchResult:
     """Conversations of `queryset` whose transcript matches `q`, best first.
 
     Each returned conversation carries `search_rank` (a float, higher is better) and `search_snippet`
     (escaped HTML of its best matching message, matches wrapped in <mark>). PostgreSQL matches stemmed
     words with `websearch` syntax ("quoted phrases", or, -not); other databases need every word to
     appear, case-insensitively, in one message. A search without any word matches nothing.
+
+    Only the newest `candidates` (default `search_candidates.MAX_CANDIDATES`) matching conversations of
+    `queryset` are ranked (found here, with a query or a few), so a search costs about the same however
+    common its words are; narrow `queryset` (by date, channel, ...) to reach older matches of a common word.
     """
     terms = search_terms(q)
     if not terms:
-        return empty_results(queryset)
+        return SearchResult(conversations=empty_results(queryset), capped=False)
+    matching_items, annotations = _backend_search(queryset, q, terms)
+    limit = search_candidates.MAX_CANDIDATES if candidates is None else candidates
+    found = search_candidates.newest_matching(queryset, matching_items, limit)
+    conversations = (
+        queryset.filter(pk__in=found.ids)
+        .annotate(**annotations)
+        .order_by("-search_rank", "-started_at", "-pk")
+    )
+    conversations._iterable_class = _snippet_iterable(terms)
+    return SearchResult(conversations=conversations, capped=found.capped)
+
+
+def matching_messages(queryset: QuerySet[Conversation], q: str) -> QuerySet[TranscriptItem]:
+    """The messages that match `q` on `queryset`'s database, unordered: what a search reads first."""
+    return _backend_search(queryset, q, search_terms(q))[0].order_by()
+
+
+def _backend_search(
+    queryset: QuerySet[Conversation], q: str, terms: Sequence[str]
+) -> tuple[QuerySet[TranscriptItem], dict[str, Expression]]:
     if uses_full_text_search(queryset):
-        found = _postgres_search(queryset, q)
-    else:
-        found = _fallback_search(queryset, terms)
-    found = found.order_by("-search_rank", "-started_at", "-pk")
-    found._iterable_class = _snippet_iterable(terms)
-    return found
+        return _postgres_search(q)
+    return _fallback_search(terms)
 
 
 def empty_results(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -84,18 +123,15 @@ def empty_results(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return queryset.annotate(search_rank=Value(0.0, output_field=FloatField()), search_match=Value("")).none()
 
 
-def _postgres_search(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
-    """Rank by the sum of ts_rank over matching messages; headline of the best one."""
+def _postgres_search(q: str) -> tuple[QuerySet[TranscriptItem], dict[str, Expression]]:
+    """Matching messages; rank by the sum of ts_rank over them, headline of the best one."""
     # Imported here so that sites on SQLite need no PostgreSQL driver.
     from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 
     query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
     vector = StoredSearchVector()
-    matching = (
-        TranscriptItem.objects.filter(conversation=OuterRef("pk"))
-        .annotate(search_vector=vector)
-        .filter(search_vector=query)
-    )
+    matching_items = TranscriptItem.objects.annotate(search_vector=vector).filter(search_vector=query)
+    matching = matching_items.filter(conversation=OuterRef("pk"))
     rank = (
         matching.order_by()
         .values("conversation")
@@ -119,10 +155,10 @@ def _postgres_search(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conve
         )
         .values("headline")[:1]
     )
-    return queryset.filter(Exists(matching)).annotate(
-        search_rank=Subquery(rank, output_field=FloatField()),
-        search_match=Subquery(headline),
-    )
+    return matching_items, {
+        "search_rank": Subquery(rank, output_field=FloatField()),
+        "search_match": Subquery(headline),
+    }
 
 
 class StoredSearchVector(Expression):
@@ -141,7 +177,7 @@ class StoredSearchVector(Expression):
         return Col(query.get_initial_alias(), field, output_field=field)
 
 
-def _fallback_search(queryset: QuerySet[Conversation], terms: Sequence[str]) -> QuerySet[Conversation]:
+def _fallback_search(terms: Sequence[str]) -> tuple[QuerySet[TranscriptItem], dict[str, Expression]]:
     """Every term in one message; rank by how many (message, term) hits the conversation has."""
     every_term = Q()
     for term in terms:
@@ -157,10 +193,10 @@ def _fallback_search(queryset: QuerySet[Conversation], terms: Sequence[str]) -> 
     )
     rank = items.order_by().values("conversation").annotate(total=Sum(hits)).values("total")
     first_match = matching.order_by("sequence").values("text")[:1]
-    return queryset.filter(Exists(matching)).annotate(
-        search_rank=Cast(Coalesce(Subquery(rank), Value(0)), FloatField()),
-        search_match=Subquery(first_match),
-    )
+    return TranscriptItem.objects.filter(every_term), {
+        "search_rank": Cast(Coalesce(Subquery(rank), Value(0)), FloatField()),
+        "search_match": Subquery(first_match),
+    }
 
 
 def _snippet_iterable(terms: Sequence[str]) -> type[ModelIterable]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -56,9 +57,40 @@ def had_event(kind: str) -> Exists:
 
 
 def agent_q(name: str) -> Q:
-    """Conversations an agent took part in: started, finished, or spoke in."""
-    spoke = Exists(TranscriptItem.objects.filter(conversation=OuterRef("pk"), agent_name=name))
-    return Q(starting_agent_name=name) | Q(final_agent_name=name) | Q(spoke)
+    """Conversations an agent took part in: started, finished, or was handed (so spoke in)."""
+    # The agent of a message only ever changes by a handoff, so "handed to" covers "spoke in" while
+    # reading the small event table instead of every transcript message.
+    # IN rather than EXISTS: inside an OR, PostgreSQL costs a correlated EXISTS per row, which over
+    # 100k conversations crossed the JIT threshold and spent more time compiling than counting.
+    handed = ConversationEvent.objects.filter(kind=ConversationEvent.Kind.HANDOFF, data__to_agent=name)
+    return Q(starting_agent_name=name) | Q(final_agent_name=name) | Q(pk__in=handed.values("conversation_id"))
+
+
+# Enough for any filter sidebar; a column with more distinct values is not a useful list filter.
+MAX_DISTINCT_VALUES = 500
+
+
+def distinct_values(column: str) -> list[str]:
+    """The distinct non-empty values of an indexed text column of Conversation, in order.
+
+    A recursive query jumps from one value to the next through the column's index (PostgreSQL has no
+    skip scan of its own), so the cost grows with the number of values, not of conversations.
+    """
+    field = Conversation._meta.get_field(column)
+    connection = connections[router.db_for_read(Conversation)]
+    quote = connection.ops.quote_name
+    table, name = quote(Conversation._meta.db_table), quote(field.column)
+    sql = (
+        f"WITH RECURSIVE found(value, n) AS ("
+        f" SELECT (SELECT MIN({name}) FROM {table} WHERE {name} > %s), 1"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({name}) FROM {table} WHERE {name} > found.value), n + 1"
+        f" FROM found WHERE found.value IS NOT NULL AND n < %s"
+        f") SELECT value FROM found WHERE value IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["", MAX_DISTINCT_VALUES])
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,1 @@
+"""Synthetic conversation history for benchmarks and demos: realistic rows, generated fast."""
