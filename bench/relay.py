@@ -34,6 +34,8 @@ from bench.relay_servers import (
     DEFAULT_KINDS,
     SERVER_KINDS,
     BenchDatabase,
+    RECORDING_KINDS,
+    ROOT,
     ServerProcess,
     bench_database,
     make_server,
@@ -136,7 +138,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="cProfile the ASGI server process into PATH and print its top functions (slows it: "
         "do not record those figures)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="source tree of the daphne-baseline variant (e.g. an older commit unpacked with git archive): "
+        "A/B against the working tree under the same load",
+    )
     args = parser.parse_args(argv)
+    if ("daphne-baseline" in args.variants) != (args.baseline is not None):
+        parser.error("--baseline DIR and the daphne-baseline variant go together")
+    if args.baseline is not None and not (args.baseline / "project" / "asgi.py").is_file():
+        parser.error(f"--baseline {args.baseline} has no project/asgi.py")
     if args.seconds * 1000 < args.chunk_ms:
         parser.error("--seconds must cover at least one --chunk-ms chunk")
     return args
@@ -244,7 +258,7 @@ def _run_variant(
     others: list[int] | None,
 ) -> RunFigures:
     profile = f"{args.profile}.{variant}" if args.profile and variant != "bare" else None
-    before = recorded_counts(database) if variant != "bare" else {}
+    before = recorded_counts(database) if _records(variant) else {}
     with ServerProcess(
         kind=variant,
         upstream_url=upstream_url,
@@ -252,6 +266,7 @@ def _run_variant(
         workdir=tmp,
         cpus=server_cpus,
         profile_path=profile,
+        source_root=args.baseline.resolve() if variant == "daphne-baseline" else ROOT,
     ) as server:
         config = ClientConfig(
             url=server.url,
@@ -284,7 +299,7 @@ def _run_variant(
     recorded: dict[str, int] = {}
     if finalise_s is not None:
         print(f"{variant}: every conversation finalised {finalise_s:.1f} s after the clients closed")
-    if variant != "bare":
+    if _records(variant):
         after = recorded_counts(database)
         recorded = {key: after[key] - before.get(key, 0) for key in after}
         if recorded["finalised"] < clients.ready:
@@ -301,6 +316,11 @@ def _run_variant(
         drained_cpu=drained,
         drained_s=drained_s,
     )
+
+
+def _records(variant: str) -> bool:
+    """Whether the variant runs the product (which records conversations), not a bare relay."""
+    return variant in RECORDING_KINDS
 
 
 def _wait_idle(pid: int) -> float:
@@ -321,7 +341,7 @@ def _wait_finalised(
 ) -> float | None:
     """Seconds until Daphne finalised every conversation (polled), None if not within FINALISE_TIMEOUT_S."""
     started = time.monotonic()
-    if variant == "bare":
+    if not _records(variant):
         time.sleep(1.0)
         return None
     while time.monotonic() - started < FINALISE_TIMEOUT_S:

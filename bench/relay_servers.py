@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
 SETTINGS = "bench.relay_settings"
 CHANNEL = "demo"
-# "-patched": the demo project with proposed consumer patch P1 (bench/relay_asgi.py); uvicorn is optional.
-SERVER_KINDS = ("daphne", "bare", "daphne-patched", "uvicorn", "uvicorn-patched")
+# "-floor": the bare relay as a raw ASGI app (bench/relay_asgi.py) under that server; uvicorn is optional.
+# "daphne-baseline": the demo project from another source tree (--baseline), for A/B runs under one load.
+SERVER_KINDS = ("daphne", "bare", "daphne-floor", "uvicorn", "uvicorn-floor", "daphne-baseline")
+RECORDING_KINDS = ("daphne", "uvicorn", "daphne-baseline")
 DEFAULT_KINDS = ("daphne", "bare")
 
 
@@ -143,9 +145,11 @@ class ServerProcess:
         workdir: Path,
         cpus: Sequence[int] | None,
         profile_path: str | None = None,
+        source_root: Path = ROOT,
     ) -> None:
         if kind not in SERVER_KINDS:
             raise ValueError(f"server kind must be one of {', '.join(SERVER_KINDS)}, got {kind!r}")
+        self.source_root = source_root
         self.kind = kind
         self.port = free_port()
         self.cpus = tuple(cpus or ())
@@ -179,7 +183,7 @@ class ServerProcess:
         python = [sys.executable]
         if self._profile_path:
             python += ["-m", "cProfile", "-o", self._profile_path]
-        app = "bench.relay_asgi:application" if self.kind.endswith("-patched") else "project.asgi:application"
+        app = "bench.relay_asgi:application" if self.kind.endswith("-floor") else "project.asgi:application"
         if self.kind.startswith("daphne"):
             return [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
         if self.kind.startswith("uvicorn"):
@@ -227,7 +231,7 @@ class ServerProcess:
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
         self._log = log
         self._process = subprocess.Popen(
-            self._command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            self._command(), cwd=self.source_root, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             if self.cpus:

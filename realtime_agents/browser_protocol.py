@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
@@ -30,6 +31,9 @@ BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
 MAX_TEXT_FRAME_BYTES = 64 * 1024
 MAX_AUDIO_FRAME_BYTES = 1000 * BYTES_PER_MS
 MAX_ID_LENGTH = 128
+# The model's transcript deltas of one item are joined into at most one frame per interval: a JSON
+# frame per delta cost as much as the audio frame it came with, and no reader sees 200 ms.
+TRANSCRIPT_INTERVAL_S = 0.2
 
 
 class ProtocolError(ValueError):
@@ -268,11 +272,15 @@ def engine_error_frame(event: ErrorEvent) -> str:
 
 
 class OutboundFrames:
-    """Session events to browser frames; remembers which item the audio that follows belongs to."""
+    """Session events to browser frames; remembers the audio's item and the transcript text held back."""
 
-    def __init__(self, *, show_tool_arguments: bool) -> None:
+    def __init__(self, *, show_tool_arguments: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.show_tool_arguments = show_tool_arguments
+        self._clock = clock
         self._audio_key: tuple[str, int] | None = None
+        self._text_key: tuple[str, str] | None = None  # (role, item_id) of the transcript text held back
+        self._text: list[str] = []
+        self._next_text_at = 0.0
 
     def audio_header(self, event: AudioEvent) -> str | None:
         """The `audio.item` frame to send before this chunk, only when the item changed."""
@@ -282,20 +290,49 @@ class OutboundFrames:
         self._audio_key = key
         return encode({"type": "audio.item", "item_id": event.item_id, "content_index": event.content_index})
 
+    def before_audio(self, event: AudioEvent) -> Sequence[str]:
+        """Frames due before this chunk: transcript text held long enough, `audio.item` on a new item."""
+        header = self.audio_header(event)
+        if self._text and (header is not None or self._clock() >= self._next_text_at):
+            text = self._release_text()
+            return (text,) if header is None else (text, header)
+        return () if header is None else (header,)
+
+    def flush(self) -> list[str]:
+        """Transcript text still held back (at the end of the session)."""
+        return [self._release_text()] if self._text else []
+
     def frames(self, event: Any) -> list[str]:
         """JSON frames for a non-audio session event (none for events the browser does not see)."""
+        if type(event) is TranscriptDeltaEvent:
+            return self._delta(event)
+        frames = self._frames(event)
+        # Held-back text goes first: a `transcript.done` or `guardrail.tripped` must follow its deltas.
+        return [self._release_text(), *frames] if frames and self._text else frames
+
+    def _delta(self, event: TranscriptDeltaEvent) -> list[str]:
+        # The first delta of an item goes at once; later ones wait until the interval has passed.
+        key = (event.role, event.item_id)
+        frames = []
+        if key != self._text_key:
+            if self._text:
+                frames.append(self._release_text())
+            self._text_key, self._next_text_at = key, 0.0
+        self._text.append(event.delta)
+        now = self._clock()
+        if now >= self._next_text_at:
+            frames.append(self._release_text(now))
+        return frames
+
+    def _release_text(self, now: float | None = None) -> str:
+        assert self._text_key is not None
+        role, item_id = self._text_key
+        text, self._text = "".join(self._text), []
+        self._next_text_at = (self._clock() if now is None else now) + TRANSCRIPT_INTERVAL_S
+        return encode({"type": "transcript.delta", "role": role, "item_id": item_id, "text": text})
+
+    def _frames(self, event: Any) -> list[str]:
         kind = type(event)
-        if kind is TranscriptDeltaEvent:
-            return [
-                encode(
-                    {
-                        "type": "transcript.delta",
-                        "role": event.role,
-                        "item_id": event.item_id,
-                        "text": event.delta,
-                    }
-                )
-            ]
         if kind is TranscriptDoneEvent:
             return [
                 encode(

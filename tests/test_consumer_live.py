@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.consumer_helpers import ORIGIN, Closed, FrameReader, wait_all_finalised
+from tests.consumer_helpers import ORIGIN, Closed, FrameReader
+from tests.live_server import daphne_url, settle_daphne
 from tests.rows import close_db_threads  # noqa: F401  (fixture)
 
 # The same scenarios as through WebsocketCommunicator, now over TCP through Daphne. Left out: the
@@ -42,49 +41,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture(autouse=True)
 async def settle(daphne: Any) -> AsyncIterator[None]:
-    """After each test, let Daphne finish its sessions and application instances.
-
-    Sessions end after the client's close, so the database must not be flushed before they are
-    finalised; and with channels-redis, an application instance still receiving on Daphne's loop
-    would clash with the next test's loop ("two event loops ... on one channel layer").
-    """
+    """After each test, let Daphne finish its sessions and application instances."""
     yield
-    await wait_all_finalised()
-    # Generous: with channels-redis an instance may sit in a blocking Redis read for a few seconds.
-    async with asyncio.timeout(15):
-        while _applications_running(daphne):
-            await asyncio.sleep(0.02)
-
-
-def _applications_running(daphne: Any) -> bool:
-    """Whether any of Daphne's application instances is still running (read from another thread)."""
-    try:
-        instances = [details.get("application_instance") for details in list(daphne.connections.values())]
-    except RuntimeError:  # the dict changed size while Daphne's thread updated it: look again
-        return True
-    return any(instance is not None and not instance.done() for instance in instances)
-
-
-@pytest.fixture(scope="session")
-def daphne() -> Iterator[Any]:
-    """A Daphne serving tests.asgi on a free port, in a thread (Twisted's reactor runs once per process)."""
-    from daphne.server import Server
-    from twisted.internet import reactor
-
-    from tests.asgi import application
-
-    daphne = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"], signal_handlers=False,
-                    verbosity=0)
-    thread = threading.Thread(target=daphne.run, name="daphne-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not daphne.listening_addresses:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("Daphne did not start listening within 10 s")
-        time.sleep(0.02)
-    yield daphne
-    reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
-    thread.join(timeout=10)
+    await settle_daphne(daphne)
 
 
 class LiveBrowser:
@@ -153,5 +112,4 @@ class LiveBrowser:
 @pytest.fixture
 def new_browser(daphne: Any) -> Callable[..., LiveBrowser]:
     """Tests open real client sockets to the live Daphne."""
-    host, port = daphne.listening_addresses[0]
-    return lambda slug, **options: LiveBrowser(f"ws://{host}:{port}", slug, **options)
+    return lambda slug, **options: LiveBrowser(daphne_url(daphne, "ws"), slug, **options)
