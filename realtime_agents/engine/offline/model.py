@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..model import ConnectionStatusEvent, Model, TransportError
+from .asr import Transcript
 from .brain import Brain, BrainContext, ChatCompletionsBrain, completions_url
 from .engines import OfflineEngines, TtsChoice, shared_engines
 from .input import MIN_COMMIT_MS, InputAudio
+from .lexicon import tool_vocabulary
 from .responder import OfflineResponse
 from .router import Router
 from .state import ClientEventError, apply_session_update, client_item, default_session, new_id
@@ -345,9 +347,24 @@ class OfflineModel(Model):
             else:
                 await self._transcribe(*payload)
 
+    def _recognition_hints(self) -> tuple[str | None, str | None]:
+        """The session's transcription language, and its prompt or else the tools' vocabulary."""
+        transcription = self.session["audio"]["input"]["transcription"]
+        settings = transcription if isinstance(transcription, dict) else {}
+        language, prompt = settings.get("language"), settings.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            prompt = tool_vocabulary(t for t in self.session.get("tools") or () if isinstance(t, dict))
+        return (language if isinstance(language, str) and language else None), (prompt or None)
+
     async def _transcribe(self, item: dict[str, Any], previous: str | None, pcm16k: bytes, automatic: bool) -> None:
         assert self._engines is not None
-        result = await asyncio.to_thread(self._engines.recognizer.transcribe, pcm16k)
+        language, prompt = self._recognition_hints()
+        try:
+            result = await asyncio.to_thread(self._engines.recognizer.transcribe, pcm16k,
+                                             language=language, prompt=prompt)
+        except Exception as exc:  # noqa: BLE001 - a failed recognition loses this turn, not the session
+            logger.warning("offline recognition failed", exc_info=exc)
+            result = Transcript(text="", seconds=len(pcm16k) / 32000)
         item["content"][0]["transcript"] = result.text
         if self.session["audio"]["input"]["transcription"] is not None:
             ids = {"item_id": item["id"], "content_index": 0}

@@ -14,102 +14,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from .brain import BrainContext, BrainReply, FunctionCall, item_text
+from .lexicon import HANDOFF_NOISE, STOPWORDS, TOPIC_HEADS, content_stems, stem, words
+from .values import (DAY_WORDS, NAMED_TIMES, NUMBERS, TENS, capitalised_names, find_time, numbers, parse_time,
+                     sound_alike_number, time_zone)
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z']*|\d+(?::\d\d)?")
-STOPWORDS = frozenset(
-    "a an the is are was be to of in on at for and or but with me my i you your it its what whats how "
-    "can could would please some any this that do does get give tell like want need about from by "
-    "will just now there here also up out as so if then than id im let lets".split())
-HANDOFF_NOISE = frozenset({"transfer", "handoff", "agent", "handle", "request", "assistant"})
-SYNONYMS = {"reserve": "book", "reservation": "book", "booking": "book", "forecast": "weather",
-            "temperature": "weather", "rain": "weather", "sunny": "weather"}
-NUMBERS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
-TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
-TIME_HINTS = ("time", "hour", "when", "at")
+__all__ = ["Router", "describe", "fill_arguments", "is_handoff", "numbers", "parse_time", "speakable", "stem",
+           "words"]
+
+TIME_HINTS = frozenset({"time", "hour", "when", "at", "clock"})
+ZONE_HINTS = ("timezone", "time zone", "time_zone", "iana")
+NAME_PREPOSITIONS = ("in", "at", "for", "from", "to", "near", "with")
+PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "from"})
+# Words that follow "in"/"at" without being a name ("in the evening", "at half past seven").
+NOT_NAMES = frozenset({*DAY_WORDS, *NAMED_TIMES, "am", "pm", "half", "quarter", "morning", "evening", "night",
+                       "afternoon", "moment", "minute", "minutes", "hour", "hours", "time", "all", "least", "once",
+                       "weekend", "week", "month", "year"})
 MIN_SCORE = 2.0
-
-
-def stem(word: str) -> str:
-    """A crude stem so "booking"/"books"/"booked" meet "book"."""
-    word = word.lower().strip("'")
-    word = SYNONYMS.get(word, word)
-    if len(word) > 5 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 5 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
-        word = word[:-2]
-    elif len(word) > 6 and word.endswith("ing"):
-        word = word[:-3]
-    elif len(word) > 5 and word.endswith("ed"):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return SYNONYMS.get(word, word)
-
-
-def words(text: str) -> list[str]:
-    """The words and digit groups of a text, in order."""
-    return _WORD.findall(text)
-
-
-def numbers(text: str) -> list[tuple[int, int]]:
-    """(value, word index) of each number, digits or spelled out ("twenty five" = 25)."""
-    found: list[tuple[int, int]] = []
-    tokens = [t.lower() for t in words(text)]
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if token.isdigit():
-            found.append((int(token), index))
-        elif ":" in token:
-            found.append((int(token.split(":")[0]), index))
-        elif token in TENS:
-            value = TENS[token]
-            if index + 1 < len(tokens) and tokens[index + 1] in NUMBERS and 0 < NUMBERS[tokens[index + 1]] < 10:
-                value += NUMBERS[tokens[index + 1]]
-                found.append((value, index))
-                index += 1
-            else:
-                found.append((value, index))
-        elif token in NUMBERS:
-            found.append((NUMBERS[token], index))
-        index += 1
-    return found
-
-
-def parse_time(text: str) -> str | None:
-    """A clock time said after "at" (or written "7pm", "7:30"), as "H:MM" (24 h when am/pm is given)."""
-    tokens = [t.lower() for t in words(text.replace(".", ""))]
-    for value, index in numbers(text):
-        before = tokens[index - 1] if index > 0 else ""
-        raw = tokens[index] if index < len(tokens) else ""
-        after = tokens[index + 1] if index + 1 < len(tokens) else ""
-        glued = re.match(r"^(\d{1,2})(am|pm)$", raw)
-        meridiem = glued.group(2) if glued else (after if after in ("am", "pm") else "")
-        if before != "at" and not meridiem and ":" not in raw:
-            continue
-        if not 0 <= value <= 23:
-            continue
-        minutes = raw.split(":")[1] if ":" in raw else "00"
-        hour = value + 12 if meridiem == "pm" and value < 12 else (0 if meridiem == "am" and value == 12 else value)
-        return f"{hour}:{minutes}"
-    return None
-
-
-def _capitalised_names(text: str) -> list[str]:
-    """Capitalised words and runs of them ("New York"), skipping a sentence's first word and "I"."""
-    names: list[str] = []
-    for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)", text.strip()):
-        name = match.group(1)
-        if name not in ("I", "I'm", "I'd"):
-            names.append(name)
-    return names
 
 
 def _known_values(*descriptions: str) -> list[str]:
     """Values a description lists ("a city: Paris, London or Tokyo"): its capitalised names."""
-    return [name for text in descriptions for name in _capitalised_names(text)]
+    return [name for text in descriptions for name in capitalised_names(text)]
 
 
 class Router:
@@ -135,16 +60,28 @@ class Router:
     # -- routing --------------------------------------------------------------------------------
 
     def score(self, text: str, tool: Mapping[str, Any]) -> float:
-        """How strongly an utterance points at a tool: shared name words count 3, description words 1."""
-        said = {stem(w) for w in words(text)} - STOPWORDS
-        name_words = {stem(w) for w in str(tool.get("name", "")).split("_")} - STOPWORDS - HANDOFF_NOISE
-        description = {stem(w) for w in words(str(tool.get("description", "")))} - STOPWORDS - HANDOFF_NOISE
+        """How strongly an utterance points at a tool.
+
+        A word shared with the tool's name counts 3, with an enum value 2, with its description 2
+        for a topic word (weather, time, book, bill...) and 1 otherwise, with a parameter's name or
+        description 0.5.
+        """
+        said = content_stems(text)
+        name_words = content_stems(str(tool.get("name", "")).replace("_", " "), ignore=HANDOFF_NOISE)
+        description = content_stems(str(tool.get("description", "")), ignore=HANDOFF_NOISE) - name_words
+        properties = ((tool.get("parameters") or {}).get("properties") or {})
         enum_words: set[str] = set()
-        for prop in ((tool.get("parameters") or {}).get("properties") or {}).values():
+        param_words: set[str] = set()
+        for param, prop in properties.items():
+            prop = prop or {}
             for value in prop.get("enum") or ():
-                enum_words |= {stem(w) for w in words(str(value))}
-        return (3.0 * len(said & name_words) + 1.0 * len(said & (description - name_words))
-                + 2.0 * len(said & (enum_words - name_words - description)))
+                enum_words |= content_stems(str(value))
+            param_words |= content_stems(param.replace("_", " ") + " " + str(prop.get("description", "")))
+        enum_words -= name_words | description
+        param_words -= name_words | description | enum_words
+        described = sum(2.0 if word in TOPIC_HEADS else 1.0 for word in said & description)
+        return (3.0 * len(said & name_words) + described + 2.0 * len(said & enum_words)
+                + 0.5 * len(said & param_words))
 
     def route(self, text: str, tools: tuple[Mapping[str, Any], ...], *, allow_handoffs: bool = True) -> BrainReply:
         """A function call for the best-matching tool, a question for a missing argument, or the help text."""
@@ -216,14 +153,15 @@ def fill_arguments(text: str, tool: Mapping[str, Any]) -> tuple[dict[str, Any], 
     required = list(schema.get("required") or ())
     lowered = " " + " ".join(w.lower() for w in words(text)) + " "
     found: dict[str, Any] = {}
-    nums = numbers(text)
-    time_value = parse_time(text)
-    used: set[int] = set()
-    ordered = sorted(props, key=lambda n: not any(h in n.lower() for h in TIME_HINTS))
+    clock = find_time(text)
+    # Words that belong to the clock time ("half past seven") are not counts.
+    used: set[int] = set(clock.positions) if clock else set()
+    ordered = sorted(props, key=lambda n: not _timeish(n))
     for name in ordered:
         prop = props[name] or {}
         kind = prop.get("type")
-        timeish = any(h in name.lower() for h in TIME_HINTS)
+        about = f"{name} {prop.get('description', '')}".lower()
+        timeish = _timeish(name)
         if prop.get("enum"):
             for value in prop["enum"]:
                 if f" {' '.join(w.lower() for w in words(str(value)))} " in lowered:
@@ -235,26 +173,40 @@ def fill_arguments(text: str, tool: Mapping[str, Any]) -> tuple[dict[str, Any], 
             elif re.search(r"\b(off|no|false|disable|stop)\b", lowered):
                 found[name] = False
         elif kind in ("integer", "number"):
-            for value, index in nums:
-                if index in used:
-                    continue
-                if timeish or time_value is None or not _is_time_position(text, index):
-                    found[name] = value
-                    used.add(index)
-                    break
-        elif kind == "string" or kind is None:
-            if timeish and time_value is not None:
-                found[name] = time_value
-                continue
-            value = _string_value(text, str(prop.get("description", "")), str(tool.get("description", "")))
+            value = _count(text, used, clock_allowed=timeish)
             if value is not None:
                 found[name] = value
+        elif kind == "string" or kind is None:
+            if any(h in about for h in ZONE_HINTS):
+                zone = time_zone(text)
+                if zone is not None:
+                    found[name] = zone
+            elif timeish:
+                if clock is not None:  # no clock heard: ask for it rather than pass a name as the time
+                    found[name] = clock.value
+            else:
+                value = _string_value(text, str(prop.get("description", "")), str(tool.get("description", "")))
+                if value is not None:
+                    found[name] = value
     return found, [name for name in required if name not in found]
 
 
-def _is_time_position(text: str, index: int) -> bool:
-    tokens = [t.lower() for t in words(text)]
-    return index > 0 and tokens[index - 1] == "at"
+def _timeish(name: str) -> bool:
+    """Whether a parameter holds a clock time ("time", "start_at", "when")."""
+    return bool(set(name.lower().split("_")) & TIME_HINTS)
+
+
+def _count(text: str, used: set[int], *, clock_allowed: bool) -> int | None:
+    """The first number not yet used (nor part of the clock time); a misheard "for free" as a last resort."""
+    for value, index in numbers(text):
+        if index not in used or clock_allowed:
+            used.add(index)
+            return value
+    sound_alike = sound_alike_number(text)
+    if sound_alike is not None and sound_alike[1] not in used:
+        used.add(sound_alike[1])
+        return sound_alike[0]
+    return None
 
 
 def _string_value(text: str, prop_description: str, tool_description: str) -> str | None:
@@ -262,8 +214,30 @@ def _string_value(text: str, prop_description: str, tool_description: str) -> st
     for known in _known_values(prop_description, tool_description):
         if re.search(rf"\b{re.escape(known.lower())}\b", said):
             return known
-    names = _capitalised_names(text)
-    return names[-1] if names else None
+    names = capitalised_names(text)
+    # Prefer a name after a preposition ("in Paris", "at the Golden Dragon"), the last one said.
+    placed = [n for n in names if re.search(
+        rf"\b(?:{'|'.join(NAME_PREPOSITIONS)})\s+(?:the\s+)?{re.escape(n)}\b", text, re.IGNORECASE)]
+    chosen = placed or names
+    return chosen[-1] if chosen else _lower_case_place(text)
+
+
+def _lower_case_place(text: str) -> str | None:
+    """A name recognition wrote in lower case, after "in"/"at"/"near"/"from" ("at the golden dragon")."""
+    tokens = [t.lower() for t in words(text)]
+    found: list[str] = []
+    for index, token in enumerate(tokens[:-1]):
+        if token not in PLACE_PREPOSITIONS:
+            continue
+        start = index + 2 if tokens[index + 1] == "the" else index + 1
+        run: list[str] = []
+        for word in tokens[start:start + 3]:
+            if not word.isalpha() or word in STOPWORDS or word in NOT_NAMES or word in NUMBERS or word in TENS:
+                break
+            run.append(word)
+        if run:
+            found.append(" ".join(w.capitalize() for w in run))
+    return found[-1] if found else None
 
 
 def speakable(output: str, *, limit: int = 400) -> str:

@@ -12,7 +12,7 @@ from realtime_agents.engine.offline import OfflineModel
 from ..helpers import EventReader
 from .agents import build_agents
 from .speech import clipped, requires_offline, silence, speak, white_noise
-from .test_offline_voice import dicts, say
+from .test_offline_voice import dicts, offline_session, say
 
 pytestmark = [requires_offline, pytest.mark.timeout(90)]
 
@@ -20,9 +20,7 @@ pytestmark = [requires_offline, pytest.mark.timeout(90)]
 async def test_silence_and_noise_cause_no_turn_and_no_error(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage)
     async with session:
         reader = EventReader(session)
         await say(session, silence(2.0))
@@ -41,9 +39,7 @@ async def test_silence_and_noise_cause_no_turn_and_no_error(engines, recorder, r
 async def test_clipped_speech_and_odd_length_appends_are_understood(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage)
     audio = clipped(speak("What is the weather in Tokyo?")) + silence(0.8)
     async with session:
         reader = EventReader(session)
@@ -56,9 +52,7 @@ async def test_clipped_speech_and_odd_length_appends_are_understood(engines, rec
 
 async def test_bad_client_events_get_clear_errors(engines, recorder, raw_events) -> None:
     triage, _ = build_agents([])
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage)
     async with session:
         await session.send_raw_event({"type": "input_audio_buffer.append", "audio": "not base64!"})
         await session.send_raw_event({"type": "no.such.event"})
@@ -90,10 +84,7 @@ async def test_bad_client_events_get_clear_errors(engines, recorder, raw_events)
 
 async def test_manual_commit_of_an_empty_buffer_is_refused(engines, recorder, raw_events) -> None:
     triage, _ = build_agents([])
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    runner = Runner(triage, model=model, config={"model_settings": {"turn_detection": None}})
-    session = await runner.run()
+    session = await offline_session(engines, recorder, triage, model_settings={"turn_detection": None})
     async with session:
         await session.send_audio(silence(0.05))
         await session.send_raw_event({"type": "input_audio_buffer.commit"})
@@ -107,10 +98,7 @@ async def test_manual_commit_of_an_empty_buffer_is_refused(engines, recorder, ra
 async def test_push_to_talk_commit_transcribes_and_answers(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    runner = Runner(triage, model=model, config={"model_settings": {"turn_detection": None}})
-    session = await runner.run()
+    session = await offline_session(engines, recorder, triage, model_settings={"turn_detection": None})
     async with session:
         reader = EventReader(session)
         # session.created announces server VAD; only after session.updated does the session know it is off.
@@ -149,3 +137,48 @@ async def test_close_stops_every_task_and_a_reconnect_starts_clean(engines, reco
     assert model.conversation == [] and model.connected
     await model.close()
     await model.close()  # idempotent
+
+
+class FailingOnce:
+    """The real recognizer, except that its first call fails (a decoder crash, a bad model file)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.hints: list[dict[str, Any]] = []
+
+    def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:
+        self.hints.append(hints)
+        if len(self.hints) == 1:
+            raise RuntimeError("decoder crashed")
+        return self.real.transcribe(pcm16_16k, **hints)
+
+
+async def test_a_failed_recognition_loses_only_that_turn(engines, recorder, raw_events) -> None:
+    from realtime_agents.engine.offline import OfflineEngines
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    triage, _ = build_agents(calls)
+    recognizer = FailingOnce(engines.recognizer)
+    flaky = OfflineEngines(vad=engines.vad, recognizer=recognizer, synthesizer=engines.synthesizer)
+    model = OfflineModel(engines=flaky)
+    model.add_listener(recorder)
+    session = await Runner(triage, model=model).run()
+    async with session:
+        reader = EventReader(session)
+        await say(session, speak("What is the weather in Paris?") + silence(0.8))
+        await say(session, speak("What is the weather in London?") + silence(0.8))
+        answer = await reader.until(lambda e: e.type == "transcript_done" and e.role == "assistant", timeout=40)
+    assert calls == [("get_weather", {"city": "London"})]
+    assert answer.transcript == "It is sunny and 21 degrees in London."
+    transcripts = dicts(raw_events, "conversation.item.input_audio_transcription.completed")
+    assert [d["transcript"] for d in transcripts][0] == ""
+    assert reader.of_type("error") == [] and dicts(raw_events, "error") == []
+    # The agent's tool names steer recognition; no transcription language was configured.
+    assert recognizer.hints[0] == {"language": None, "prompt": "Weather, read menu, booking."}
+
+
+def test_an_unknown_transcription_language_falls_back_to_the_default(engines) -> None:
+    from realtime_agents.engine.offline.tts import resample
+
+    speech = resample(speak("What is the weather in Paris?", tail_s=0.5), 24000, 16000)
+    assert "paris" in engines.recognizer.transcribe(speech, language="zz").text.lower()

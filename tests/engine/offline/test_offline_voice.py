@@ -31,6 +31,15 @@ async def say(session: Any, pcm16: bytes, **kwargs: Any) -> None:
         await session.send_audio(chunk)
 
 
+async def offline_session(engines: Any, recorder: Any, agent: Any, *, model_settings: dict[str, Any] | None = None,
+                          **model_options: Any) -> Any:
+    """A session of `agent` over the offline model, its raw server events going to `recorder` (not entered)."""
+    model = OfflineModel(engines=engines, **model_options)
+    model.add_listener(recorder)
+    config = {"model_settings": model_settings} if model_settings is not None else None
+    return await Runner(agent, model=model, config=config).run()
+
+
 def assistant_done(event: Any) -> bool:
     return event.type == "transcript_done" and event.role == "assistant"
 
@@ -38,9 +47,7 @@ def assistant_done(event: Any) -> bool:
 async def test_spoken_weather_question_runs_the_tool_and_answers_aloud(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage)
     async with session:
         reader = EventReader(session)
         await say(session, speak("What is the weather in Paris?") + silence(0.8))
@@ -75,9 +82,7 @@ async def test_spoken_weather_question_runs_the_tool_and_answers_aloud(engines, 
 async def test_spoken_booking_hands_off_and_the_new_agent_books(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, booking = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage)
     async with session:
         reader = EventReader(session)
         await say(session, speak("I would like to book a table for two at seven.") + silence(0.8))
@@ -95,9 +100,7 @@ async def test_spoken_booking_hands_off_and_the_new_agent_books(engines, recorde
 async def test_barge_in_cancels_the_spoken_answer_and_truncates_it(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines, max_audio_lead_s=0.5)
-    model.add_listener(recorder)
-    session = await Runner(triage, model=model).run()
+    session = await offline_session(engines, recorder, triage, max_audio_lead_s=0.5)
     async with session:
         reader = EventReader(session)
         await say(session, speak("Read me the menu.") + silence(0.8))
@@ -159,20 +162,18 @@ async def test_without_speech_synthesis_answers_come_as_text(engines) -> None:
 async def test_g711_in_and_out(engines, recorder, raw_events) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
-    model = OfflineModel(engines=engines)
-    model.add_listener(recorder)
-    runner = Runner(triage, model=model, config={"model_settings": {
-        "input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw"}})
-    session = await runner.run()
-    pcm24 = speak("What is the weather in Tokyo?") + silence(0.8)
+    session = await offline_session(engines, recorder, triage, model_settings={
+        "input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw"})
+    # Narrowband espeak speech is marginal for Whisper base; this phrase was recognised at every segment offset tried.
+    pcm24 = speak("How is the weather in Berlin?") + silence(0.8)
     ulaw = ulaw_encode(resample(pcm24, 24000, 8000))
     async with session:
         reader = EventReader(session)
         for offset in range(0, len(ulaw), 800):
             await session.send_audio(ulaw[offset:offset + 800])
         answer = await reader.until(assistant_done, timeout=30)
-    assert calls == [("get_weather", {"city": "Tokyo"})]
-    assert answer.transcript == "It is sunny and 21 degrees in Tokyo."
+    assert calls == [("get_weather", {"city": "Berlin"})]
+    assert answer.transcript == "It is sunny and 21 degrees in Berlin."
     deltas = [base64.b64decode(e["delta"]) for e in dicts(raw_events, "response.output_audio.delta")]
     assert deltas and all(len(d) <= 200 * 8 for d in deltas), "8 kHz, one byte a sample, 200 ms chunks"
     decoded = ulaw_decode(b"".join(deltas))
