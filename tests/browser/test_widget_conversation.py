@@ -83,7 +83,7 @@ async def test_spoken_turn_shows_both_transcripts_and_plays_the_answer(
     await widget.until(lambda: len(upstream_input_audio(upstream)) >= len(sent), what="audio did not arrive")
     assert upstream_input_audio(upstream).startswith(sent)
     # The answer plays in real time: the reported position advances to the item's full length.
-    item_id = widget.received_json("audio.item")[0]["item_id"]
+    item_id = (await widget.until(lambda: widget.received_json("audio.item"), what="no audio.item"))[0]["item_id"]
     audio_ms = ScriptedResponse(transcript=answer).effective_audio_ms()
     await widget.until(lambda: any(f["ms"] >= audio_ms - 1 for f in widget.sent_json("playback")), timeout=15,
                        what="playback never reached the end of the answer")
@@ -279,7 +279,7 @@ async def test_a_guardrail_withdraws_the_answer_being_spoken(
     await expect(withdrawn).to_have_text("This answer was withdrawn.")
     corrected = "Guarded Agent: Sorry, I cannot promise that."
     await expect(widget.messages("assistant").last).to_have_text(corrected)
-    tripped = widget.received_json("guardrail.tripped")[0]
+    tripped = (await widget.until(lambda: widget.received_json("guardrail.tripped")))[0]
     await expect(widget.part(f'.msg.assistant[data-item="{tripped["item_id"]}"]')).to_have_class(
         re.compile("withdrawn"))
 
