@@ -84,14 +84,31 @@ def content_stems(text: str, *, ignore: frozenset[str] = frozenset()) -> set[str
     return {stem(w) for w in words(text) if _plain(w) not in STOPWORDS and _plain(w) not in ignore}
 
 
+# The sentence the engine puts before a handoff's own description; it says nothing about the topic.
+_HANDOFF_PREAMBLE = re.compile(r"^\s*Handoff to the .*? agent to handle the request\.\s*", re.IGNORECASE)
+
+
 def tool_vocabulary(tools: Iterable[Mapping[str, Any]]) -> str:
-    """The topic words of tool and handoff names, as a recognition prompt: "Current time, weather, billing."."""
+    """The agent's topics as a recognition prompt: "Current time, weather. Billing: bills and refunds."
+
+    Tool names give their topic words; each handoff gives its agent's name and the description staff
+    wrote of what that agent handles (short topic lists, the words callers use for them).
+    """
     phrases: list[str] = []
+    handoffs: list[str] = []
     for tool in tools:
-        name = [w for w in str(tool.get("name", "")).split("_")
-                if w and w.lower() not in STOPWORDS and w.lower() not in HANDOFF_NOISE]
-        phrase = " ".join(name).lower()
+        name = str(tool.get("name", ""))
+        if name.startswith("transfer_to_"):
+            agent = name[len("transfer_to_"):].replace("_", " ").strip().capitalize()
+            topics = _HANDOFF_PREAMBLE.sub("", str(tool.get("description") or "")).strip().rstrip(".")
+            entry = f"{agent}: {topics[:1].lower()}{topics[1:]}." if topics else f"{agent}."
+            if agent and entry not in handoffs:
+                handoffs.append(entry)
+            continue
+        kept = [w for w in name.split("_") if w and w.lower() not in STOPWORDS and w.lower() not in HANDOFF_NOISE]
+        phrase = " ".join(kept).lower()
         if phrase and phrase not in phrases:
             phrases.append(phrase)
-    text = ", ".join(phrases)
-    return text[:1].upper() + text[1:] + "." if text else ""
+    listed = ", ".join(phrases)
+    sentences = [listed[:1].upper() + listed[1:] + "."] if listed else []
+    return " ".join([*sentences, *handoffs])

@@ -173,8 +173,9 @@ async def test_a_failed_recognition_loses_only_that_turn(engines, recorder, raw_
     transcripts = dicts(raw_events, "conversation.item.input_audio_transcription.completed")
     assert [d["transcript"] for d in transcripts][0] == ""
     assert reader.of_type("error") == [] and dicts(raw_events, "error") == []
-    # The agent's tool names steer recognition; no transcription language was configured.
-    assert recognizer.hints[0] == {"language": None, "prompt": "Weather, read menu, booking."}
+    # The agent's tool names and handoffs steer recognition; no transcription language was configured.
+    assert recognizer.hints[0] == {"language": None,
+                                   "prompt": "Weather, read menu. Booking: books restaurant tables and reservations."}
 
 
 def test_an_unknown_transcription_language_falls_back_to_the_default(engines) -> None:

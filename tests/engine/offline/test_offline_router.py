@@ -110,8 +110,12 @@ def test_clock_times_numbers_and_zones() -> None:
 
 
 def test_recognition_prompt_and_runaway_decodes() -> None:
-    assert tool_vocabulary(DEMO) == "Current time, weather, book table, billing."
+    assert tool_vocabulary(DEMO) == "Current time, weather, book table. Billing: bills, payments and refunds."
     assert tool_vocabulary(()) == ""
+    # A handoff without a description of its own gives its agent's name; a custom description is kept.
+    plain = {"name": "transfer_to_front_desk", "description": "Handoff to the Front desk agent to handle the request."}
+    custom = {"name": "transfer_to_spa", "description": "Massages and sauna times"}
+    assert tool_vocabulary([plain, custom]) == "Front desk. Spa: massages and sauna times."
     assert repeats_itself("What time is it in London? What time is it in London?")
     assert repeats_itself("the gate to gate to gate to")
     assert not repeats_itself("Book a table for two at seven.")
