@@ -134,6 +134,24 @@ class Result:
     latency_s: float | None
     espeak_tail_s: float
     stages: dict[str, float | None]
+    # Every turn's readings from Whisper, best first (what the router could choose from).
+    readings: list[list[str]]
+
+
+class _ReadingsLog:
+    """The recognizer, noting each turn's readings (the best and its close runners-up)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.turns: list[list[str]] = []
+
+    def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:
+        heard = self.real.transcribe(pcm16_16k, **hints)
+        self.turns.append([heard.text, *heard.alternatives])
+        return heard
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)  # window_padding_s and the rest, as the real recognizer has them
 
 
 class _Stamps:
@@ -170,7 +188,8 @@ async def run_one(engines: OfflineEngines, start: str, text: str, voice: str, ex
                   floor_db: float) -> Result:
     """Stream one utterance in real time through a fresh session (voice "typed": send the text); measure it."""
     calls: list[Call] = []
-    model = OfflineModel(engines=engines)
+    readings = _ReadingsLog(engines.recognizer)
+    model = OfflineModel(engines=dataclasses.replace(engines, recognizer=readings))
     stamps = _Stamps()
     model.add_listener(stamps)
     session = await Runner(build_agents(calls)[start], model=model).run()
@@ -219,7 +238,7 @@ async def run_one(engines: OfflineEngines, start: str, text: str, voice: str, ex
     latency = first_audio - speech_end if first_audio is not None and speech_end is not None else None
     return Result(text=text, voice=voice, heard=heard, calls=calls, errors=errors, words=words,
                   routed=tuple(calls) == expected, latency_s=round(latency, 3) if latency is not None else None,
-                  espeak_tail_s=tail, stages=_stages(stamps.first, speech_end))
+                  espeak_tail_s=tail, stages=_stages(stamps.first, speech_end), readings=readings.turns)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -255,7 +274,8 @@ async def main_async(args: argparse.Namespace) -> int:
             latency = f"{result.latency_s:.2f} s" if result.latency_s is not None else "none"
             parts = " ".join(f"{v:.2f}" if v is not None else "-" for v in result.stages.values())
             print(f"{voice:9} {'ok ' if result.routed else 'BAD'} {latency:>7} [{parts}] {text!r} -> "
-                  f"{result.heard!r}{'' if result.routed else f' calls={result.calls}'}", flush=True)
+                  f"{result.heard!r}{'' if result.routed else f' calls={result.calls} readings={result.readings}'}",
+                  flush=True)
     typed = [r for r in results if r.voice == "typed"]
     results = [r for r in results if r.voice != "typed"]
     latencies = [r.latency_s for r in results if r.latency_s is not None]

@@ -31,15 +31,22 @@ PROMPT_TOKENS = 64
 DEFAULT_WINDOW_PADDING_S = 5.0
 # A generous ceiling on tokens per second of speech, so a runaway decode stops early.
 TOKENS_PER_SECOND = 8
+# Other beam hypotheses are offered when their average token log-probability is this close to the best.
+ALTERNATIVES_MARGIN = 0.5
 _WORDS = re.compile(r"[\w']+")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Transcript:
-    """What was heard: the text (may be empty) and the audio duration in seconds."""
+    """What was heard: the text (may be empty), the audio duration in seconds, and close runners-up.
+
+    `alternatives` are other readings of the same audio that Whisper found almost as likely, likeliest
+    first ("half past seven" when the best reading was "half past salmon"); often empty.
+    """
 
     text: str
     seconds: float
+    alternatives: tuple[str, ...] = ()
 
 
 def repeats_itself(text: str) -> bool:
@@ -82,11 +89,13 @@ class Recognizer:
         self.window_padding_s = window_padding_s
         self._lock = threading.Lock()
 
-    def transcribe(self, pcm16_16k: bytes, *, language: str | None = None, prompt: str | None = None) -> Transcript:
+    def transcribe(self, pcm16_16k: bytes, *, language: str | None = None, prompt: str | None = None,
+                   full_window: bool = False) -> Transcript:
         """Recognise 16 kHz mono PCM16; an empty text means nothing intelligible was said.
 
         `language` is an ISO-639-1 code (unknown ones fall back to the default); `prompt` is text
-        Whisper reads as if said before (the agent's vocabulary), which steers it to those words.
+        Whisper reads as if said before (the agent's vocabulary), which steers it to those words;
+        `full_window` decodes over the standard 30 s window even when a short one is configured.
         """
         np = self._np
         usable = len(pcm16_16k) - len(pcm16_16k) % 2
@@ -97,14 +106,17 @@ class Recognizer:
         if language not in self._languages:
             language = self.language
         with self._lock:
-            text: str | None = None
+            decoded: tuple[str, tuple[str, ...]] | None = None
             padding = self.window_padding_s
-            if padding is not None and seconds + padding <= FULL_WINDOW_S:
-                text = self._short_window(audio, seconds, padding, language, prompt)
-            if text is None:
-                text = self._full_window(audio, language, prompt)
+            if padding is not None and not full_window and seconds + padding <= FULL_WINDOW_S:
+                decoded = self._short_window(audio, seconds, padding, language, prompt)
+            if decoded is None:
+                decoded = (self._full_window(audio, language, prompt), ())
+        text, alternatives = decoded
         # Punctuation alone (". . .") is what Whisper writes for silence.
-        return Transcript(text=text if any(c.isalnum() for c in text) else "", seconds=seconds)
+        if not any(c.isalnum() for c in text):
+            return Transcript(text="", seconds=seconds)
+        return Transcript(text=text, seconds=seconds, alternatives=alternatives)
 
     def _full_window(self, audio: Any, language: str, prompt: str | None) -> str:
         segments, _info = self._model.transcribe(
@@ -114,8 +126,11 @@ class Recognizer:
         return " ".join(t.strip() for t in kept if t.strip())
 
     def _short_window(self, audio: Any, seconds: float, padding: float, language: str,
-                      prompt: str | None) -> str | None:
-        """One beam-search decode over the audio plus `padding` seconds; None when it looks unreliable."""
+                      prompt: str | None) -> tuple[str, tuple[str, ...]] | None:
+        """One beam-search decode over the audio plus `padding` seconds, with its close runners-up.
+
+        None when the best reading looks unreliable (ran to its length limit or repeats itself).
+        """
         np, model = self._np, self._model
         features = model.feature_extractor(audio)
         frames = features.shape[-1]
@@ -130,15 +145,31 @@ class Recognizer:
             start = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-PROMPT_TOKENS:], *start]
         limit = min(448, len(start) + 12 + int(TOKENS_PER_SECOND * seconds))
         result = model.model.generate(model.encode(features), [start], beam_size=self._beam_size,
-                                      max_length=limit, return_scores=True, return_no_speech_prob=True,
-                                      suppress_blank=True, suppress_tokens=[-1])[0]
+                                      num_hypotheses=self._beam_size, max_length=limit, return_scores=True,
+                                      return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1])[0]
         tokens = result.sequences_ids[0]
         text = tokenizer.decode(tokens).strip()
         if len(start) + len(tokens) >= limit or repeats_itself(text):
             logger.debug("short-window decode unreliable (%d tokens, %r); using the full window", len(tokens), text)
             return None
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        return "" if _unsure(result.no_speech_prob, avg_logprob) else text
+        if _unsure(result.no_speech_prob, avg_logprob):
+            return "", ()
+        alternatives: list[str] = []
+        seen = {_plain_words(text)}
+        for other, score in zip(result.sequences_ids[1:], result.scores[1:]):
+            reading = tokenizer.decode(other).strip()
+            if (score < result.scores[0] - ALTERNATIVES_MARGIN or len(start) + len(other) >= limit
+                    or repeats_itself(reading) or _plain_words(reading) in seen):
+                continue
+            seen.add(_plain_words(reading))
+            alternatives.append(reading)
+        return text, tuple(alternatives)
+
+
+def _plain_words(text: str) -> str:
+    """A reading without case and punctuation, so "Hello, what" and "hello what" count as one."""
+    return " ".join(w.lower() for w in _WORDS.findall(text))
 
 
 def _unsure(no_speech_prob: float, avg_logprob: float) -> bool:

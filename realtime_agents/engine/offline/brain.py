@@ -20,11 +20,15 @@ class FunctionCall:
 
 @dataclass(frozen=True, kw_only=True)
 class BrainContext:
-    """Everything a brain may read: the agent's instructions, its tools and the conversation items (GA)."""
+    """Everything a brain may read: the agent's instructions, its tools and the conversation items (GA).
+
+    `readings` maps the newest spoken user item's id to every reading recognition offered for it.
+    """
 
     instructions: str
     tools: tuple[Mapping[str, Any], ...]
     items: tuple[Mapping[str, Any], ...]
+    readings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

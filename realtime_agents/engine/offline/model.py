@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..model import ConnectionStatusEvent, Model, TransportError
-from .asr import Transcript
 from .brain import Brain, BrainContext, ChatCompletionsBrain, completions_url
 from .engines import OfflineEngines, TtsChoice, shared_engines
 from .input import MIN_COMMIT_MS, InputAudio
-from .lexicon import tool_vocabulary
+from .recognition import recognise_turn
 from .responder import OfflineResponse
 from .router import Router
 from .state import ClientEventError, apply_session_update, client_item, default_session, new_id
@@ -55,6 +54,7 @@ class OfflineModel(Model):
         self.brain: Brain | None = None
         self.session: dict[str, Any] = {}
         self.conversation: list[dict[str, Any]] = []
+        self._readings: dict[str, tuple[str, ...]] = {}
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._audio: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._turns: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
@@ -347,36 +347,24 @@ class OfflineModel(Model):
             else:
                 await self._transcribe(*payload)
 
-    def _recognition_hints(self) -> tuple[str | None, str | None]:
-        """The session's transcription language, and its prompt or else the tools' vocabulary."""
-        transcription = self.session["audio"]["input"]["transcription"]
-        settings = transcription if isinstance(transcription, dict) else {}
-        language, prompt = settings.get("language"), settings.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            prompt = tool_vocabulary(t for t in self.session.get("tools") or () if isinstance(t, dict))
-        return (language if isinstance(language, str) and language else None), (prompt or None)
-
     async def _transcribe(self, item: dict[str, Any], previous: str | None, pcm16k: bytes, automatic: bool) -> None:
         assert self._engines is not None
-        language, prompt = self._recognition_hints()
-        try:
-            result = await asyncio.to_thread(self._engines.recognizer.transcribe, pcm16k,
-                                             language=language, prompt=prompt)
-        except Exception as exc:  # noqa: BLE001 - a failed recognition loses this turn, not the session
-            logger.warning("offline recognition failed", exc_info=exc)
-            result = Transcript(text="", seconds=len(pcm16k) / 32000)
-        item["content"][0]["transcript"] = result.text
+        heard = await recognise_turn(self._engines.recognizer, self.session, self.brain, pcm16k)
+        text = heard.text
+        # The brain may reconsider the newest turn's other readings (the router does, after a handoff).
+        self._readings = {item["id"]: heard.readings}
+        seconds = round(len(pcm16k) / 32000, 3)
+        item["content"][0]["transcript"] = text
         if self.session["audio"]["input"]["transcription"] is not None:
             ids = {"item_id": item["id"], "content_index": 0}
-            if result.text:
-                await self._send({"type": "conversation.item.input_audio_transcription.delta", **ids,
-                                  "delta": result.text})
+            if text:
+                await self._send({"type": "conversation.item.input_audio_transcription.delta", **ids, "delta": text})
             await self._send({"type": "conversation.item.input_audio_transcription.completed", **ids,
-                              "transcript": result.text, "usage": {"type": "duration", "seconds": result.seconds}})
+                              "transcript": text, "usage": {"type": "duration", "seconds": seconds}})
         await self._send({"type": "conversation.item.done", "previous_item_id": previous,
                           "item": copy.deepcopy(item)})
         # Nothing intelligible (noise, a cough): no answer, as if the turn had not happened.
-        if automatic and result.text and self._active is None and not self._response_requested:
+        if automatic and text and self._active is None and not self._response_requested:
             self._start_response({})
 
     def _start_response(self, params: dict[str, Any]) -> None:
@@ -384,7 +372,7 @@ class OfflineModel(Model):
         session = self.session
         context = BrainContext(instructions=str(session.get("instructions") or ""),
                                tools=tuple(copy.deepcopy(session.get("tools") or [])),
-                               items=tuple(copy.deepcopy(self.conversation)))
+                               items=tuple(copy.deepcopy(self.conversation)), readings=dict(self._readings))
         fallback = None if isinstance(self.brain, Router) else Router()
         response = OfflineResponse(params=params, session=session, context=context, brain=self.brain,
                                    fallback=fallback, synthesizer=self._engines.synthesizer, send=self._send,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .brain import BrainContext, BrainReply, FunctionCall, item_text
@@ -96,6 +96,15 @@ class Router:
             return BrainReply(text=f"To {describe(tool)}, I need the {what}. Please say it again with the {what}.")
         return BrainReply(calls=(FunctionCall(name=tool["name"], arguments=json.dumps(arguments)),))
 
+    def actionable_reading(self, readings: Sequence[str], tools: tuple[Mapping[str, Any], ...]) -> str | None:
+        """Of recognition's readings (likeliest first), the first this router can act on, if any.
+
+        Whisper base often ranks a near-homophone first ("half past salmon") with the right words a
+        close second; preferring a reading that names a tool and all its arguments is how a command
+        grammar biases recognition, with no knowledge of what was actually said.
+        """
+        return next((reading for reading in readings if self.route(reading, tools).calls), None)
+
     def capabilities(self, tools: tuple[Mapping[str, Any], ...]) -> str:
         """What the agent can do, from its tool descriptions."""
         things = [describe(t) for t in tools if t.get("name")]
@@ -116,7 +125,11 @@ class Router:
             user = next((i for i in reversed(items) if i.get("type") == "message" and i.get("role") == "user"), None)
             if user is not None:
                 said = item_text(user)
-                if any(self.score(said, t) >= self._min_score for t in context.tools if not is_handoff(t)):
+                own = tuple(t for t in context.tools if not is_handoff(t))
+                # The reading chosen before the handoff may lack what this agent's tools need.
+                readings = (said, *context.readings.get(str(user.get("id")), ()))
+                said = self.actionable_reading(readings, own) or said
+                if any(self.score(said, t) >= self._min_score for t in own):
                     return self.route(said, context.tools, allow_handoffs=False)
             return BrainReply(text="How can I help? " + self.capabilities(context.tools))
         return BrainReply(text=speakable(text))

@@ -1,0 +1,167 @@
+"""Whisper's runner-up readings, and the router preferring one it can act on."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from realtime_agents.engine.offline import OfflineEngines, OfflineModel, Router
+from realtime_agents.engine.offline.asr import Transcript, _plain_words, repeats_itself
+from realtime_agents.engine.offline.brain import BrainContext, BrainReply, item_text
+from realtime_agents.engine.offline.recognition import recognise_turn
+from realtime_agents.engine.offline.state import default_session
+from realtime_agents.engine.offline.tts import resample
+
+from ..helpers import EventReader
+from .agents import build_agents
+from .speech import requires_offline, silence, speak
+from .test_offline_router import BOOK, DEMO
+from .test_offline_voice import dicts, offline_session, say
+
+SECOND_OF_AUDIO = b"\0" * 32000
+SALMON = "Can you book the Blue Lagoon for six people at half past salmon?"
+SEVEN = "Can you book the Blue Lagoon for six people at half past seven?"
+
+
+def test_the_router_prefers_the_first_reading_it_can_act_on() -> None:
+    router = Router()
+    # No clock time in the best reading: the booking cannot be made, the runner-up can.
+    assert router.actionable_reading((SALMON, SEVEN), DEMO) == SEVEN
+    assert router.actionable_reading((SEVEN, SALMON), DEMO) == SEVEN
+    assert router.actionable_reading(("Hello, what can you do?", "Hello, what can you do"), DEMO) is None
+    assert router.actionable_reading((), DEMO) is None
+
+
+@requires_offline
+def test_whisper_offers_distinct_runner_up_readings(engines: Any) -> None:
+    speech = resample(speak("Book a table for two at seven at the Golden Dragon.", tail_s=0.5), 24000, 16000)
+    heard = engines.recognizer.transcribe(speech)
+    assert "golden dragon" in heard.text.lower()
+    # "two"/"2" and "seven"/"7" give readings that differ in words, not only in case or punctuation.
+    assert heard.alternatives, "Whisper's beam held no other reading"
+    plain = [_plain_words(reading) for reading in (heard.text, *heard.alternatives)]
+    assert len(set(plain)) == len(plain)
+    assert not any(repeats_itself(reading) for reading in heard.alternatives)
+
+
+class MisheardFirst:
+    """The real recognizer, except that a misheard reading is put first and the real one second."""
+
+    def __init__(self, real: Any, misheard: str) -> None:
+        self.real = real
+        self.misheard = misheard
+
+    def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:
+        heard = self.real.transcribe(pcm16_16k, **hints)
+        return dataclasses.replace(heard, text=self.misheard, alternatives=(heard.text,))
+
+
+class Listener:
+    """A stand-in language model: it says what it heard and calls nothing."""
+
+    async def reply(self, context: BrainContext) -> BrainReply:
+        users = [item_text(i) for i in context.items if i.get("type") == "message" and i.get("role") == "user"]
+        return BrainReply(text=f"You said: {users[-1]}")
+
+
+@requires_offline
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("brain", ["router", "language model"])
+async def test_the_router_acts_on_a_runner_up_and_a_language_model_gets_the_best_reading(
+    engines: Any, recorder: Any, raw_events: list[Any], brain: str,
+) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    triage, _ = build_agents(calls)
+    misheard = "What is the winner in Paris?"
+    doctored = OfflineEngines(vad=engines.vad, recognizer=MisheardFirst(engines.recognizer, misheard),
+                              synthesizer=engines.synthesizer)
+    options: dict[str, Any] = {} if brain == "router" else {"brain": Listener()}
+    session = await offline_session(doctored, recorder, triage, **options)
+    async with session:
+        reader = EventReader(session)
+        await say(session, speak("What is the weather in Paris?") + silence(0.8))
+        heard = await reader.until(lambda e: e.type == "transcript_done" and e.role == "user", timeout=30)
+        answer = await reader.until(lambda e: e.type == "transcript_done" and e.role == "assistant", timeout=30)
+    completed = dicts(raw_events, "conversation.item.input_audio_transcription.completed")
+    assert [d["transcript"] for d in completed] == [heard.transcript]
+    if brain == "router":
+        # The best reading names no tool; the runner-up does, and is what the record shows was said.
+        assert "weather" in heard.transcript.lower()
+        assert calls == [("get_weather", {"city": "Paris"})]
+        assert answer.transcript == "It is sunny and 21 degrees in Paris."
+    else:
+        assert heard.transcript == misheard
+        assert calls == []
+        assert answer.transcript == f"You said: {misheard}"
+
+
+class ScriptedReadings:
+    """A recognizer whose short-window and full-window readings are given; it notes which it was asked for."""
+
+    def __init__(self, short: str, full: str, *, window_padding_s: float | None = 5.0) -> None:
+        self.readings = {False: Transcript(text=short, seconds=1.0), True: Transcript(text=full, seconds=1.0)}
+        self.window_padding_s = window_padding_s
+        self.windows: list[bool] = []
+
+    def transcribe(self, pcm16_16k: bytes, *, full_window: bool = False, **hints: Any) -> Transcript:
+        self.windows.append(full_window)
+        return self.readings[full_window]
+
+
+def demo_session() -> dict[str, Any]:
+    session = default_session("offline")
+    session["tools"] = [dict(tool) for tool in DEMO]
+    return session
+
+
+async def test_a_second_look_over_the_full_window_only_when_the_router_can_act_on_nothing() -> None:
+    misheard, right = "What's my whammer in Sydney?", "What's the weather in Sydney?"
+    second_look = ScriptedReadings(misheard, right)
+    assert (await recognise_turn(second_look, demo_session(), Router(), SECOND_OF_AUDIO)).text == right
+    assert second_look.windows == [False, True]
+    assert (await recognise_turn(ScriptedReadings(misheard, right), demo_session(), Router(), SECOND_OF_AUDIO)
+            ).readings == (misheard, right)
+    # Neither reading can be acted on (small talk): the first decode's best reading stands.
+    small_talk = ScriptedReadings("Hello, what can you do?", "Hello what can you do")
+    small_talk_heard = await recognise_turn(small_talk, demo_session(), Router(), SECOND_OF_AUDIO)
+    assert small_talk_heard.text == "Hello, what can you do?"
+    assert small_talk.windows == [False, True]
+    # Understood the first time: no second decode.
+    understood = ScriptedReadings(right, misheard)
+    assert (await recognise_turn(understood, demo_session(), Router(), SECOND_OF_AUDIO)).text == right
+    assert understood.windows == [False]
+    # Already decoding over the full window, or a language model listening: one decode only.
+    full_only = ScriptedReadings(misheard, right, window_padding_s=None)
+    assert (await recognise_turn(full_only, demo_session(), Router(), SECOND_OF_AUDIO)).text == misheard
+    listener = ScriptedReadings(misheard, right)
+    assert (await recognise_turn(listener, demo_session(), Listener(), SECOND_OF_AUDIO)).text == misheard
+    assert full_only.windows == listener.windows == [False]
+
+
+@requires_offline
+def test_the_full_window_can_be_asked_for(engines: Any) -> None:
+    speech = resample(speak("What is the weather in Paris?", tail_s=0.5), 24000, 16000)
+    heard = engines.recognizer.transcribe(speech, full_window=True)
+    assert "paris" in heard.text.lower()
+    assert heard.alternatives == (), "the standard decode keeps only its best reading"
+
+
+async def test_after_a_handoff_the_new_agent_reconsiders_the_turn_s_other_readings() -> None:
+    salmon, seven = ("Book a table at the Golden Dragon for six people at half past salmon.",
+                     "Book a table at the Golden Dragon for six people at half past seven.")
+    items = (
+        {"type": "message", "role": "user", "id": "item_1", "content": [{"type": "input_audio", "transcript": salmon}]},
+        {"type": "function_call", "call_id": "call_1", "name": "transfer_to_booking", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": '{"assistant": "Booking"}'},
+    )
+    booking_tools = (BOOK,)
+    router = Router()
+    reconsidered = await router.reply(BrainContext(instructions="", tools=booking_tools, items=items,
+                                                   readings={"item_1": (salmon, seven)}))
+    assert [(c.name, json.loads(c.arguments)) for c in reconsidered.calls] == [
+        ("book_table", {"restaurant": "Golden Dragon", "party_size": 6, "time": "7:30"})]
+    # Without other readings the booking agent asks for the time it did not hear.
+    alone = await router.reply(BrainContext(instructions="", tools=booking_tools, items=items))
+    assert alone.calls == () and "time" in alone.text
