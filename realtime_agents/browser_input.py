@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .browser_frames import error_frame
 from .browser_protocol import (
     BYTES_PER_MS,
     ApprovalCommand,
@@ -19,7 +20,6 @@ from .browser_protocol import (
     ProtocolError,
     TextCommand,
     check_audio_frame,
-    error_frame,
     parse_text_frame,
     report_playback,
 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .asgi_consumer import Send
+from .browser_frames import OutboundFrames
 from .browser_input import BrowserInput
-from .browser_protocol import OutboundFrames
 from .engine import AudioEvent, Session, ToolApprovalRequiredEvent
 from .recorder import ConversationRecorder
 

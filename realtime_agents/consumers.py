@@ -9,9 +9,10 @@ from typing import Any
 
 from .admission import CloseCode, Refused, check_origin, client_ip, reserve_slot, scope_header
 from .asgi_consumer import WebsocketConsumer, detach
+from .browser_frames import OutboundFrames, end_frame, error_frame, ready_frame
 from .browser_input import AUDIO_DROPPED, BrowserInput
 from .browser_output import relay_events
-from .browser_protocol import OutboundFrames, ProtocolError, end_frame, error_frame, ready_frame
+from .browser_protocol import ProtocolError
 from .conversation_end import await_ending, cancel_tasks, close_and_finalise, log_task_failure
 from .engine import ConfigError, PlaybackTracker, Runner, SessionError
 from .engine.model import TransportError

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from realtime_agents.browser_frames import OutboundFrames, engine_error_frame
 from realtime_agents.browser_protocol import (
     MAX_AUDIO_FRAME_BYTES,
     MAX_TEXT_FRAME_BYTES,
@@ -14,12 +15,10 @@ from realtime_agents.browser_protocol import (
     CommitCommand,
     EndCommand,
     InterruptCommand,
-    OutboundFrames,
     PlaybackCommand,
     ProtocolError,
     TextCommand,
     check_audio_frame,
-    engine_error_frame,
     parse_text_frame,
     report_playback,
 )

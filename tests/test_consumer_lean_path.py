@@ -11,13 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from realtime_agents.asgi_consumer import WebsocketConsumer
+from realtime_agents.browser_frames import TRANSCRIPT_INTERVAL_S, OutboundFrames
 from realtime_agents.browser_input import MAX_BACKLOG_MS, BrowserInput
-from realtime_agents.browser_protocol import (
-    TRANSCRIPT_INTERVAL_S,
-    AudioRateLimiter,
-    OutboundFrames,
-    ProtocolError,
-)
+from realtime_agents.browser_protocol import AudioRateLimiter, ProtocolError
 from realtime_agents.consumers import RealtimeConsumer
 from realtime_agents.engine import (
     AgentEndEvent,
