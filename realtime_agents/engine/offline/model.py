@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import ConnectionStatusEvent, Model, TransportError
 from .brain import Brain, BrainContext, ChatCompletionsBrain, completions_url
+from .conversation import ServerConversation
 from .engines import OfflineEngines, TtsChoice, shared_engines
 from .input import MIN_COMMIT_MS, InputAudio
 from .recognition import recognise_turn
 from .responder import OfflineResponse
 from .router import Router
-from .state import ClientEventError, apply_session_update, client_item, default_session, new_id
+from .state import ClientEventError, apply_session_update, default_session, new_id
 from .vad import VadEvent
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class OfflineModel(Model):
         self._tasks: set[asyncio.Task[None]] = set()
         self.brain: Brain | None = None
         self.session: dict[str, Any] = {}
-        self.conversation: list[dict[str, Any]] = []
+        self.conversation = ServerConversation()
         self._readings: dict[str, tuple[str, ...]] = {}
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._audio: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
@@ -64,7 +65,6 @@ class OfflineModel(Model):
         self._response_requested = False
         self._speech_item: str | None = None
         self._speech_start_ms = 0
-        self._item_audio_ms: dict[str, int] = {}
 
     @property
     def connected(self) -> bool:
@@ -84,11 +84,11 @@ class OfflineModel(Model):
             self._engines = await asyncio.to_thread(shared_engines, self._tts)
         self.brain = self._brain_given or self._pick_brain(config)
         self.session = default_session(model_name or "offline")
-        self.conversation = []
+        self.conversation = ServerConversation()
         # A reconnect starts clean, as a new server session would.
         self._inbox, self._audio, self._turns = asyncio.Queue(QUEUE_LIMIT), asyncio.Queue(QUEUE_LIMIT), asyncio.Queue(QUEUE_LIMIT)
         self._active = self._active_task = None
-        self._response_requested, self._speech_item, self._item_audio_ms = False, None, {}
+        self._response_requested, self._speech_item = False, None
         self._input = InputAudio(self._engines.vad)
         self._input.configure(self.session)
         self._connected = True
@@ -197,59 +197,24 @@ class OfflineModel(Model):
     async def _on_clear(self, event: dict[str, Any]) -> None:
         await self._audio.put(("clear", b""))
 
-    def _find(self, item_id: Any) -> dict[str, Any]:
-        for item in self.conversation:
-            if item.get("id") == item_id:
-                return item
-        raise ClientEventError("invalid_value", f"Item {item_id!r} not found in the conversation.", param="item_id")
-
-    def _insert(self, item: dict[str, Any], previous_id: str | None = None) -> str | None:
-        """Add an item after `previous_id` (default: at the end); returns the id before it."""
-        index = len(self.conversation)
-        if previous_id is not None:
-            index = self.conversation.index(self._find(previous_id)) + 1
-        self.conversation.insert(index, item)
-        return self.conversation[index - 1]["id"] if index > 0 else None
-
     async def _on_item_create(self, event: dict[str, Any]) -> None:
-        item = client_item(event.get("item"))
-        if any(existing.get("id") == item["id"] for existing in self.conversation):
-            raise ClientEventError("invalid_value", f"Item {item['id']!r} already exists.", param="item.id")
-        previous = self._insert(item, event.get("previous_item_id"))
+        item, previous = self.conversation.create(event.get("item"), event.get("previous_item_id"))
         for kind in ("conversation.item.added", "conversation.item.done"):
             await self._send({"type": kind, "previous_item_id": previous, "item": copy.deepcopy(item)})
 
     async def _on_item_delete(self, event: dict[str, Any]) -> None:
-        item = self._find(event.get("item_id"))
-        self.conversation.remove(item)
+        item = self.conversation.delete(event.get("item_id"))
         await self._send({"type": "conversation.item.deleted", "item_id": item["id"]})
 
     async def _on_item_retrieve(self, event: dict[str, Any]) -> None:
-        item = self._find(event.get("item_id"))
+        item = self.conversation.find(event.get("item_id"))
         await self._send({"type": "conversation.item.retrieved", "item": copy.deepcopy(item)})
 
     async def _on_truncate(self, event: dict[str, Any]) -> None:
-        item = self._find(event.get("item_id"))
-        if item.get("type") != "message" or item.get("role") != "assistant":
-            raise ClientEventError("invalid_value", "Only assistant messages can be truncated.", param="item_id")
-        end_ms = event.get("audio_end_ms")
-        if event.get("content_index", 0) != 0:
-            raise ClientEventError("invalid_value", "content_index must be 0.", param="content_index")
-        if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
-            raise ClientEventError("invalid_value", "audio_end_ms must be a non-negative integer.",
-                                   param="audio_end_ms")
-        sent_ms = self._item_audio_ms.get(item["id"], 0)
-        if end_ms > sent_ms:
-            raise ClientEventError("invalid_value", f"Audio content of {sent_ms}ms is already shorter than "
-                                   f"{end_ms}ms.", param="audio_end_ms")
-        for part in item.get("content") or ():
-            # Keep the share of the words that was heard, so the brain knows what the user heard.
-            if isinstance(part, dict) and isinstance(part.get("transcript"), str) and sent_ms:
-                text = part["transcript"]
-                part["transcript"] = text[: len(text) * end_ms // sent_ms].rsplit(" ", 1)[0] if end_ms else ""
-        self._item_audio_ms[item["id"]] = end_ms
+        item = self.conversation.truncate(event.get("item_id"), event.get("content_index", 0),
+                                          event.get("audio_end_ms"))
         await self._send({"type": "conversation.item.truncated", "item_id": item["id"], "content_index": 0,
-                          "audio_end_ms": end_ms})
+                          "audio_end_ms": self.conversation.audio_ms[item["id"]]})
 
     async def _on_response_create(self, event: dict[str, Any]) -> None:
         params = event.get("response") or {}
@@ -332,7 +297,7 @@ class OfflineModel(Model):
     async def _commit(self, item_id: str, pcm16k: bytes, *, automatic: bool) -> None:
         item = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}
-        previous = self._insert(item)
+        previous = self.conversation.insert(item)
         await self._send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
         await self._send({"type": "conversation.item.added", "previous_item_id": previous,
                           "item": copy.deepcopy(item)})
@@ -372,11 +337,11 @@ class OfflineModel(Model):
         session = self.session
         context = BrainContext(instructions=str(session.get("instructions") or ""),
                                tools=tuple(copy.deepcopy(session.get("tools") or [])),
-                               items=tuple(copy.deepcopy(self.conversation)), readings=dict(self._readings))
+                               items=tuple(copy.deepcopy(self.conversation.items)), readings=dict(self._readings))
         fallback = None if isinstance(self.brain, Router) else Router()
         response = OfflineResponse(params=params, session=session, context=context, brain=self.brain,
                                    fallback=fallback, synthesizer=self._engines.synthesizer, send=self._send,
-                                   add_item=self._insert, audio_ms=self._item_audio_ms,
+                                   add_item=self.conversation.insert, audio_ms=self.conversation.audio_ms,
                                    max_audio_lead_s=self._lead)
         self._active = response
         self._active_task = self._spawn(self._run_response(response), name=f"realtime-offline-{response.id}")

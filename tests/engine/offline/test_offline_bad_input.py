@@ -134,7 +134,7 @@ async def test_close_stops_every_task_and_a_reconnect_starts_clean(engines, reco
     with pytest.raises(TransportError, match="not connected"):
         await model.send_event({"type": "response.create"})
     await model.connect(config)
-    assert model.conversation == [] and model.connected
+    assert model.conversation.items == [] and model.connected
     await model.close()
     await model.close()  # idempotent
 
