@@ -14,10 +14,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import ConversationEvent, ToolRun, TranscriptItem
+from .models.conversations import TOOL_ERROR_STATUSES
 from .scoping import ConversationScope
 
-# Failures of the tool itself; rejections (a person said no) and cancellations (session ended) are neither.
-TOOL_ERROR_STATUSES = ("error", "timeout", "invalid_arguments", "not_found")
 MAX_DAYS = 366
 
 

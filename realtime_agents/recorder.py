@@ -211,7 +211,7 @@ class ConversationRecorder:
         totals = self._tracker.finish()
         ops, self._tracker.ops = self._tracker.ops, []
         self.lost_rows += await database_sync_to_async(finalise)(
-            self.conversation_id, ops, totals, end_reason[:MAX_END_REASON])
+            self.conversation_id, ops, totals, end_reason[:MAX_END_REASON], recount=self.lost_rows > 0)
         logger.info("conversation %s ended: %s", self.public_id, end_reason[:MAX_END_REASON])
 
     # -- limits -------------------------------------------------------------------------------

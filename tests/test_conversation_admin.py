@@ -33,7 +33,9 @@ def reader() -> Client:
 
 
 def _busy_conversation(started: dt.datetime, **fields: object) -> Conversation:
-    conv = conversation(messages=[("user", "hi"), ("assistant", "hello")], started=started, **fields)
+    # The counts the recorder would have stored for these rows (the list shows the stored counts).
+    counts = {"tool_run_count": 3, "tool_error_count": 1, "guardrail_trip_count": 1}
+    conv = conversation(messages=[("user", "hi"), ("assistant", "hello")], started=started, **counts, **fields)
     tool_run(conv, 3, status="ok")
     tool_run(conv, 4, status="error")
     tool_run(conv, 5, status="rejected")

@@ -8,41 +8,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ..models import Conversation, ConversationEvent, ToolRun, TranscriptItem
-
-# Outcomes that count as a tool failing; rejected (a decision) and cancelled (session ended) do not.
-TOOL_ERROR_STATUSES = (
-    ToolRun.Status.ERROR,
-    ToolRun.Status.TIMEOUT,
-    ToolRun.Status.INVALID_ARGUMENTS,
-    ToolRun.Status.NOT_FOUND,
-)
+from ..models.conversations import TOOL_ERROR_STATUSES
+from ..recording.counts import row_counts
 
 
 class FilterError(ValueError):
     """A filter value that cannot be understood."""
 
 
-def _count(queryset: QuerySet[Any]) -> Coalesce:
-    """A correlated COUNT(*) of rows belonging to the outer conversation (0 when none)."""
-    counted = queryset.filter(conversation=OuterRef("pk")).order_by().values("conversation")
-    return Coalesce(Subquery(counted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0)
-
-
 def with_summary(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate tool_run_total, tool_error_total and guardrail_trip_total in the same query."""
-    # Correlated subqueries rather than JOIN + COUNT: joining two child tables multiplies rows.
+    # Counted from the rows, not read from the stored counts: a page of the API is at most a few
+    # hundred rows (cheap to count), and counting stays right for rows written by other means.
+    counts = row_counts()
     return queryset.annotate(
-        tool_run_total=_count(ToolRun.objects.all()),
-        tool_error_total=_count(ToolRun.objects.filter(status__in=TOOL_ERROR_STATUSES)),
-        guardrail_trip_total=_count(
-            ConversationEvent.objects.filter(kind=ConversationEvent.Kind.GUARDRAIL_TRIPPED)
-        ),
+        tool_run_total=counts["tool_run_count"],
+        tool_error_total=counts["tool_error_count"],
+        guardrail_trip_total=counts["guardrail_trip_count"],
     )
 
 

@@ -59,6 +59,15 @@ class Conversation(models.Model):
     cached_tokens = models.PositiveBigIntegerField(default=0)
     input_audio_seconds = models.FloatField(default=0.0, help_text="User speech heard by turn detection.")
     output_audio_seconds = models.FloatField(default=0.0, help_text="Assistant audio generated.")
+    # Stored, not counted per list page: sorting 100k conversations by a COUNT subquery computed it
+    # for every row first (2-3 s). The recorder keeps them current; stale closing recounts them.
+    tool_run_count = models.PositiveIntegerField(
+        "tool runs", default=0, help_text="Tool runs, whatever their outcome."
+    )
+    tool_error_count = models.PositiveIntegerField(
+        "tool errors", default=0, help_text="Failed tool runs: error, timeout, invalid arguments, unknown tool."
+    )
+    guardrail_trip_count = models.PositiveIntegerField("guardrail trips", default=0, help_text="Guardrail trips.")
 
     class Meta:
         ordering = ["-started_at"]
@@ -72,6 +81,13 @@ class Conversation(models.Model):
             models.Index(fields=["starting_agent_name", "started_at"], name="ra_conv_start_agent"),
             models.Index(fields=["final_agent_name", "started_at"], name="ra_conv_final_agent"),
             models.Index(fields=["end_reason", "started_at"], name="ra_conv_end_reason"),
+            # Sorting the admin list by a count: the change list orders by (count, -pk), Django's
+            # tie-break, so (count, -id) serves the ascending sort exactly, and the descending one by a
+            # backward scan that only re-sorts rows with equal counts (few at the top). started_at
+            # would not help: it is not part of the ORDER BY once a column is sorted.
+            models.Index(fields=["tool_run_count", "-id"], name="ra_conv_tool_runs"),
+            models.Index(fields=["tool_error_count", "-id"], name="ra_conv_tool_errors"),
+            models.Index(fields=["guardrail_trip_count", "-id"], name="ra_conv_guardrail_trips"),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +183,20 @@ class ToolRun(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.tool_name} ({self.status})"
+
+
+# Outcomes that count as a tool failing; rejected (a decision) and cancelled (session ended) do not.
+# The one definition behind the stored tool_error_count, the list filter, the API and analytics.
+# Plain strings (.value): enum members hash by name, so they would miss as keys of a dict of column values.
+TOOL_ERROR_STATUSES: tuple[str, ...] = tuple(
+    status.value
+    for status in (
+        ToolRun.Status.ERROR,
+        ToolRun.Status.TIMEOUT,
+        ToolRun.Status.INVALID_ARGUMENTS,
+        ToolRun.Status.NOT_FOUND,
+    )
+)
 
 
 class ConversationEvent(models.Model):

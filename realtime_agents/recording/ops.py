@@ -34,6 +34,10 @@ class Totals:
     input_audio_seconds: float
     output_audio_seconds: float
     last_activity: float
+    # Counted as the rows are queued, so the admin list can sort by them without counting rows.
+    tool_run_count: int = 0
+    tool_error_count: int = 0
+    guardrail_trip_count: int = 0
 
 
 def clip_text(value: Any, limit: int = MAX_TEXT) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Conversation
+from .counts import row_counts
 
 logger = logging.getLogger("realtime_agents.recording.stale")
 
@@ -42,7 +43,11 @@ def stale_conversations(*, older_than_s: float | None = None) -> list[Conversati
 
 
 def close_stale(*, older_than_s: float | None = None) -> int:
-    """Mark stale conversations ended with reason "abandoned"; ended_at is their last recorded activity."""
+    """Mark stale conversations ended with reason "abandoned"; ended_at is their last recorded activity.
+
+    Their stored counts are recounted from their rows: the crashed process may have died between
+    writing rows and writing the totals that go with them.
+    """
     rows = stale_conversations(older_than_s=older_than_s)
     if not rows:
         return 0
@@ -51,6 +56,7 @@ def close_stale(*, older_than_s: float | None = None) -> int:
         status=Conversation.Status.ENDED,
         end_reason=ABANDONED,
         ended_at=Coalesce(F("last_activity_at"), F("started_at")),
+        **row_counts(),
     )
     logger.info("closed %d abandoned conversation(s)", closed)
     return closed

@@ -31,6 +31,7 @@ from ..engine.events import (
 )
 from ..engine.items import InputAudio, MessageItem, ToolCallItem
 from ..engine.usage import Usage
+from ..models.conversations import TOOL_ERROR_STATUSES
 from .ops import MAX_MESSAGE, RowOp, Totals, clip_text
 from .tool_runs import ToolRunTracker
 
@@ -86,6 +87,9 @@ class ConversationTracker:
         self.current_agent = starting_agent
         self.usage = Usage()
         self.turn_count = 0
+        self.tool_run_count = 0
+        self.tool_error_count = 0
+        self.guardrail_trip_count = 0
         self.output_audio_bytes = 0
         self.input_speech_ms = 0.0
         self._bytes_per_ms = bytes_per_ms
@@ -172,6 +176,9 @@ class ConversationTracker:
             input_audio_seconds=round(self.input_speech_ms / 1000, 3),
             output_audio_seconds=round(self.output_audio_bytes / self._bytes_per_ms / 1000, 3),
             last_activity=self._last_activity,
+            tool_run_count=self.tool_run_count,
+            tool_error_count=self.tool_error_count,
+            guardrail_trip_count=self.guardrail_trip_count,
         )
 
     # -- sequencing ---------------------------------------------------------------------------
@@ -182,6 +189,13 @@ class ConversationTracker:
 
     def _emit(self, op: RowOp) -> None:
         self._last_activity = self._wall()
+        # Counted where every row passes (never on the audio path), with the admin filters' meanings.
+        if op.kind == "tool":
+            self.tool_run_count += 1
+            if op.fields["status"] in TOOL_ERROR_STATUSES:
+                self.tool_error_count += 1
+        elif op.kind == "event" and op.fields["kind"] == "guardrail_tripped":
+            self.guardrail_trip_count += 1
         # Every row passes here, so redaction at this point covers items, updates, tool runs and events.
         self.ops.append(op if self._redact is None else self._redact(op))
 

@@ -11,6 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ..models import Conversation, ConversationEvent, ToolRun, TranscriptItem
+from .counts import row_counts
 from .tracker import RowOp, Totals
 
 logger = logging.getLogger("realtime_agents.recording.writer")
@@ -42,6 +43,9 @@ def totals_fields(totals: Totals) -> dict[str, Any]:
         "input_audio_seconds": totals.input_audio_seconds,
         "output_audio_seconds": totals.output_audio_seconds,
         "last_activity_at": _when(totals.last_activity),
+        "tool_run_count": totals.tool_run_count,
+        "tool_error_count": totals.tool_error_count,
+        "guardrail_trip_count": totals.guardrail_trip_count,
     }
 
 
@@ -96,10 +100,17 @@ def write_batch(conversation_id: int, ops: Sequence[RowOp], totals: Totals | Non
     return lost
 
 
-def finalise(conversation_id: int, ops: Sequence[RowOp], totals: Totals, end_reason: str) -> int:
-    """Write the last rows, then close the conversation with its end reason and totals."""
+def finalise(conversation_id: int, ops: Sequence[RowOp], totals: Totals, end_reason: str, *,
+             recount: bool = False) -> int:
+    """Write the last rows, then close the conversation with its end reason and totals.
+
+    With `recount` (rows were lost earlier) or when rows are lost now, the stored counts are taken
+    from the rows that did land rather than from the events seen.
+    """
     lost = write_batch(conversation_id, ops, None) if ops else 0
-    fields = totals_fields(totals)
+    fields: dict[str, Any] = totals_fields(totals)
+    if recount or lost:
+        fields.update(row_counts())
     fields.update(status=Conversation.Status.ENDED, ended_at=timezone.now(), end_reason=end_reason)
     Conversation.objects.filter(pk=conversation_id).update(**fields)
     return lost
