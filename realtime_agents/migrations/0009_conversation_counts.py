@@ -48,17 +48,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='conversation',
             name='guardrail_trip_count',
-            field=models.PositiveIntegerField(default=0, help_text='Guardrail trips.', verbose_name='guardrail trips'),
+            field=models.PositiveIntegerField(db_default=0, default=0, help_text='Guardrail trips.', verbose_name='guardrail trips'),
         ),
         migrations.AddField(
             model_name='conversation',
             name='tool_error_count',
-            field=models.PositiveIntegerField(default=0, help_text='Failed tool runs: error, timeout, invalid arguments, unknown tool.', verbose_name='tool errors'),
+            field=models.PositiveIntegerField(db_default=0, default=0, help_text='Failed tool runs: error, timeout, invalid arguments, unknown tool.', verbose_name='tool errors'),
         ),
         migrations.AddField(
             model_name='conversation',
             name='tool_run_count',
-            field=models.PositiveIntegerField(default=0, help_text='Tool runs, whatever their outcome.', verbose_name='tool runs'),
+            field=models.PositiveIntegerField(db_default=0, default=0, help_text='Tool runs, whatever their outcome.', verbose_name='tool runs'),
         ),
         # Before the indexes: filling the columns then indexing them is cheaper than updating indexes.
         migrations.RunPython(backfill_counts, migrations.RunPython.noop),

@@ -61,13 +61,20 @@ class Conversation(models.Model):
     output_audio_seconds = models.FloatField(default=0.0, help_text="Assistant audio generated.")
     # Stored, not counted per list page: sorting 100k conversations by a COUNT subquery computed it
     # for every row first (2-3 s). The recorder keeps them current; stale closing recounts them.
+    # db_default as well: writers that name their columns (COPY in realtime_agents_synthesize, other
+    # raw inserts) would otherwise insert NULL, since Django drops a plain default after adding a column.
     tool_run_count = models.PositiveIntegerField(
-        "tool runs", default=0, help_text="Tool runs, whatever their outcome."
+        "tool runs", default=0, db_default=0, help_text="Tool runs, whatever their outcome."
     )
     tool_error_count = models.PositiveIntegerField(
-        "tool errors", default=0, help_text="Failed tool runs: error, timeout, invalid arguments, unknown tool."
+        "tool errors",
+        default=0,
+        db_default=0,
+        help_text="Failed tool runs: error, timeout, invalid arguments, unknown tool.",
     )
-    guardrail_trip_count = models.PositiveIntegerField("guardrail trips", default=0, help_text="Guardrail trips.")
+    guardrail_trip_count = models.PositiveIntegerField(
+        "guardrail trips", default=0, db_default=0, help_text="Guardrail trips."
+    )
 
     class Meta:
         ordering = ["-started_at"]
