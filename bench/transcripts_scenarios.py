@@ -57,6 +57,13 @@ def scenarios(*, phone_channel_id: int, big_conversation_id: int, list_cursor: s
         Scenario(name="admin list, guardrail", group="list", url=admin, params={"guardrail_tripped": "yes"}),
         Scenario(name="admin list, agent", group="list", url=admin, params={"agent": "Billing"}),
         Scenario(name="admin list, page 50", group="list", url=admin, params={"p": "50"}),
+        # Sorted by a count column: "o" is the column's place, counting the actions' checkbox as 0.
+        *(
+            Scenario(name=f"admin list, sorted by {label}{' desc' if desc else ''}", group="list", url=admin,
+                     params={"o": f"{'-' if desc else ''}{column}"})
+            for label, column in (("tool runs", 7), ("tool errors", 8), ("guardrail trips", 9))
+            for desc in (False, True)
+        ),
         *(
             Scenario(name=f"admin search {words[kind]}", group="search", url=admin, params={"q": words[kind]})
             for kind in ("frequent", "phrase", "rare")
