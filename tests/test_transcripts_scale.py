@@ -13,6 +13,7 @@ from django.test import Client
 
 from realtime_agents.api.queries import agent_q, distinct_values
 from realtime_agents.models import Channel, Conversation, ConversationEvent, ToolRun, TranscriptItem
+from realtime_agents.recording.counts import row_counts
 from realtime_agents import search_candidates
 from realtime_agents.search import find_conversations, search_conversations
 from realtime_agents.synthetic.history import HistoryGenerator
@@ -57,6 +58,12 @@ def test_tiny_history_has_consistent_rows_on_this_database() -> None:
             assert conv.end_reason and conv.ended_at is not None and conv.input_tokens > 0
     assert ToolRun.objects.exclude(status="ok").exists() and ToolRun.objects.filter(status="ok").exists()
     assert 4 * 30 <= len(items) <= 12 * 30
+    # The stored counts the admin list sorts by agree with the rows, as the recorder keeps them.
+    stored = ("tool_run_count", "tool_error_count", "guardrail_trip_count")
+    recounted = Conversation.objects.annotate(**{f"rows_{k}": v for k, v in row_counts().items()})
+    for row in recounted.values(*stored, *(f"rows_{name}" for name in stored)):
+        assert all(row[name] == row[f"rows_{name}"] for name in stored), row
+    assert Conversation.objects.filter(tool_error_count__gt=0).exists()
 
 
 def test_search_finds_the_seeded_phrases() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.conversations import TOOL_ERROR_STATUSES
 from . import phrases
 from .phrases import Topic, fill
 
@@ -260,7 +261,7 @@ class _Script:
                             "created_at": self.clock})
 
     def usage(self) -> dict[str, Any]:
-        """Totals as the recorder keeps them: turns, responses, tokens, seconds of audio."""
+        """Totals as the recorder keeps them: turns, responses, tokens, seconds of audio, run and trip counts."""
         user = [item for item in self.items if item["role"] == "user"]
         answers = [item for item in self.items if item["role"] == "assistant"]
         context = 0
@@ -277,4 +278,8 @@ class _Script:
             "cached_tokens": int(input_tokens * self.rng.uniform(0.2, 0.6)),
             "input_audio_seconds": round(sum(item["audio_ms"] for item in user) / 1000, 2),
             "output_audio_seconds": round(sum(item["audio_ms"] for item in answers) / 1000, 2),
+            # The stored counts the admin list sorts by, as the recorder keeps them.
+            "tool_run_count": len(self.tool_runs),
+            "tool_error_count": sum(run["status"] in TOOL_ERROR_STATUSES for run in self.tool_runs),
+            "guardrail_trip_count": sum(event["kind"] == "guardrail_tripped" for event in self.events),
         }
