@@ -122,7 +122,9 @@ def test_token_command_prints_token_once_and_stores_only_its_hash() -> None:
 
 
 def test_list_shows_summary_counts(reader_client: Client) -> None:
-    conv = conversation(messages=[("user", "a"), ("assistant", "b")])
+    # The counts the recorder stores with these rows; the API shows the stored counts, as the admin does.
+    counts = {"tool_run_count": 2, "tool_error_count": 1, "guardrail_trip_count": 1}
+    conv = conversation(messages=[("user", "a"), ("assistant", "b")], **counts)
     tool_run(conv, 3, status="ok")
     tool_run(conv, 4, status="timeout")
     event(conv, 5, ConversationEvent.Kind.GUARDRAIL_TRIPPED, guardrail="no-refunds")
@@ -225,7 +227,7 @@ def test_search_cursor_pages_follow_rank_and_cannot_be_mixed(reader_client: Clie
 
 
 def test_detail_returns_rows_in_sequence(reader_client: Client) -> None:
-    conv = conversation(messages=[("user", "refund my order")])
+    conv = conversation(messages=[("user", "refund my order")], tool_run_count=1)
     tool_run(conv, 2, arguments='{"order": 7}', output="refunded", approval="approved", decided_by="alice")
     event(conv, 3, ConversationEvent.Kind.HANDOFF, from_agent="Concierge", to_agent="Billing")
     item(conv, 4, "assistant", "Done.", response_latency_ms=420.0, status="truncated")

@@ -18,9 +18,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from realtime_agents.admin_conversations import ConversationAdmin
-from realtime_agents.api.queries import with_summary
 from realtime_agents.engine.testing import FakeRealtimeServer, FunctionCall, ScriptedResponse
 from realtime_agents.models import Conversation, ConversationEvent
+from realtime_agents.recording.counts import row_counts
 from realtime_agents.recording.stale import close_stale
 from realtime_agents.recording.writer import finalise, write_batch
 from realtime_agents.specs import LoadedChannel, load_channel
@@ -28,8 +28,12 @@ from tests import rows
 from tests.conversation_rows import T0, conversation, event, staff, tool_run
 from tests.rows import close_db_threads  # noqa: F401  (fixture)
 from tests.test_conversation_models import op, totals
-from tests.test_recorder import fetch, finish, start
-from tests.test_recorder import server  # noqa: F401  (fixture)
+from tests.test_recorder import (
+    fetch,
+    finish,
+    server,  # noqa: F401  (fixture)
+    start,
+)
 
 LIST = "/admin/realtime_agents/conversation/"
 COUNTS = ("tool_run_count", "tool_error_count", "guardrail_trip_count")
@@ -42,9 +46,9 @@ def _counts(conv: Conversation) -> tuple[int, int, int]:
 
 
 def _counted_from_rows(conv: Conversation) -> tuple[int, int, int]:
-    """What the rows say, by the API's annotations (the admin column's former definition)."""
-    row = with_summary(Conversation.objects.filter(pk=conv.pk)).get()
-    return row.tool_run_total, row.tool_error_total, row.guardrail_trip_total
+    """What the rows say, counted as stale closing and the recount at finalise count them."""
+    row = Conversation.objects.filter(pk=conv.pk).values(**{f"rows_{k}": v for k, v in row_counts().items()}).get()
+    return row["rows_tool_run_count"], row["rows_tool_error_count"], row["rows_guardrail_trip_count"]
 
 
 def _active(started: dt.datetime = T0) -> Conversation:

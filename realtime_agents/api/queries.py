@@ -14,23 +14,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from ..models import Conversation, ConversationEvent, ToolRun, TranscriptItem
 from ..models.conversations import TOOL_ERROR_STATUSES
-from ..recording.counts import row_counts
 
 
 class FilterError(ValueError):
     """A filter value that cannot be understood."""
-
-
-def with_summary(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Annotate tool_run_total, tool_error_total and guardrail_trip_total in the same query."""
-    # Counted from the rows, not read from the stored counts: a page of the API is at most a few
-    # hundred rows (cheap to count), and counting stays right for rows written by other means.
-    counts = row_counts()
-    return queryset.annotate(
-        tool_run_total=counts["tool_run_count"],
-        tool_error_total=counts["tool_error_count"],
-        guardrail_trip_total=counts["guardrail_trip_count"],
-    )
 
 
 def had_tool_error() -> Exists:

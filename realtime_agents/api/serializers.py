@@ -15,7 +15,7 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
-    """A conversation as the list shows it (expects the with_summary annotations)."""
+    """A conversation as the list shows it (counts as stored by the recorder, as the admin list shows them)."""
     data: dict[str, Any] = {
         "id": str(conversation.public_id),
         "channel": conversation.channel_slug,
@@ -28,9 +28,9 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "end_reason": conversation.end_reason,
         "turns": conversation.turn_count,
         "responses": conversation.response_count,
-        "tool_runs": getattr(conversation, "tool_run_total", None),
-        "tool_errors": getattr(conversation, "tool_error_total", None),
-        "guardrail_trips": getattr(conversation, "guardrail_trip_total", None),
+        "tool_runs": conversation.tool_run_count,
+        "tool_errors": conversation.tool_error_count,
+        "guardrail_trips": conversation.guardrail_trip_count,
         "usage": {
             "input_tokens": conversation.input_tokens,
             "output_tokens": conversation.output_tokens,

@@ -13,7 +13,7 @@ from ..search import SearchQueryError, search_conversations
 from . import serializers
 from .auth import api_view, error
 from .pagination import Cursor, CursorError, page, parse_limit
-from .queries import FILTER_PARAMS, FilterError, parse_filters, timeline, with_summary
+from .queries import FILTER_PARAMS, FilterError, parse_filters, timeline
 
 _LIST_PARAMS = frozenset({*FILTER_PARAMS, "q", "cursor", "limit"})
 
@@ -32,7 +32,7 @@ def conversation_list(request: HttpRequest) -> JsonResponse:
         filters = parse_filters(request.GET)
         limit = parse_limit(request.GET.get("limit"))
         cursor = Cursor.decode(request.GET["cursor"], ranked=ranked) if request.GET.get("cursor") else None
-        queryset = with_summary(filters.apply(Conversation.objects.all()))
+        queryset = filters.apply(Conversation.objects.all())
         queryset = search_conversations(queryset, q) if ranked else queryset.order_by("-started_at", "-pk")
     except (FilterError, CursorError, SearchQueryError, ValueError) as exc:
         return error(400, str(exc))
@@ -55,7 +55,7 @@ def conversation_list(request: HttpRequest) -> JsonResponse:
 @api_view
 def conversation_detail(request: HttpRequest, public_id: uuid.UUID) -> JsonResponse:
     """GET one conversation with its messages, tool runs and events in sequence."""
-    conversation = with_summary(Conversation.objects.filter(public_id=public_id)).first()
+    conversation = Conversation.objects.filter(public_id=public_id).first()
     if conversation is None:
         return error(404, f"No conversation {public_id}.")
     data = serializers.conversation_summary(conversation)
