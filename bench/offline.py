@@ -33,6 +33,7 @@ from realtime_agents.engine.offline.asr import DEFAULT_WINDOW_PADDING_S
 from realtime_agents.engine.offline.engines import TtsChoice
 
 # Test speech is built the same way the offline tests build it.
+from tests.engine.offline.recognizers import RecognizerWrapper
 from tests.engine.offline.speech import missing_offline, silence, speak
 
 CHUNK_MS = 20
@@ -138,20 +139,17 @@ class Result:
     readings: list[list[str]]
 
 
-class _ReadingsLog:
+class _ReadingsLog(RecognizerWrapper):
     """The recognizer, noting each turn's readings (the best and its close runners-up)."""
 
     def __init__(self, real: Any) -> None:
-        self.real = real
+        super().__init__(real)
         self.turns: list[list[str]] = []
 
     def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:
         heard = self.real.transcribe(pcm16_16k, **hints)
         self.turns.append([heard.text, *heard.alternatives])
         return heard
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)  # window_padding_s and the rest, as the real recognizer has them
 
 
 class _Stamps:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .asr import Recognizer, Transcript
+from .asr import Recognizer
 from .brain import Brain
 from .lexicon import tool_vocabulary
 from .router import Router
@@ -58,7 +58,8 @@ async def recognise_turn(recognizer: Recognizer, session: Mapping[str, Any], bra
         return HeardTurn(text=heard.text, readings=readings)
     tools = session_tools(session)
     chosen = brain.actionable_reading(readings, tools)
-    if chosen is None and getattr(recognizer, "window_padding_s", None) is not None:
+    # A recognizer already decoding over the full window would only hear the same again.
+    if chosen is None and recognizer.window_padding_s is not None:
         try:
             again = await asyncio.to_thread(recognizer.transcribe, pcm16k, language=language, prompt=prompt,
                                             full_window=True)
@@ -71,4 +72,4 @@ async def recognise_turn(recognizer: Recognizer, session: Mapping[str, Any], bra
     return HeardTurn(text=chosen or heard.text, readings=readings)
 
 
-__all__ = ["HeardTurn", "Transcript", "recognise_turn", "recognition_hints", "session_tools"]
+__all__ = ["HeardTurn", "recognise_turn", "recognition_hints", "session_tools"]

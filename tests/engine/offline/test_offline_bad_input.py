@@ -11,6 +11,7 @@ from realtime_agents.engine.offline import OfflineModel
 
 from ..helpers import EventReader
 from .agents import build_agents
+from .recognizers import RecognizerWrapper
 from .speech import clipped, requires_offline, silence, speak, white_noise
 from .test_offline_voice import dicts, offline_session, say
 
@@ -139,11 +140,11 @@ async def test_close_stops_every_task_and_a_reconnect_starts_clean(engines, reco
     await model.close()  # idempotent
 
 
-class FailingOnce:
+class FailingOnce(RecognizerWrapper):
     """The real recognizer, except that its first call fails (a decoder crash, a bad model file)."""
 
     def __init__(self, real: Any) -> None:
-        self.real = real
+        super().__init__(real)
         self.hints: list[dict[str, Any]] = []
 
     def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from realtime_agents.engine.offline import OfflineEngines, OfflineModel, Router
+from realtime_agents.engine.offline import OfflineEngines, Router
 from realtime_agents.engine.offline.asr import Transcript, _plain_words, repeats_itself
 from realtime_agents.engine.offline.brain import BrainContext, BrainReply, item_text
 from realtime_agents.engine.offline.recognition import recognise_turn
@@ -16,6 +16,7 @@ from realtime_agents.engine.offline.tts import resample
 
 from ..helpers import EventReader
 from .agents import build_agents
+from .recognizers import RecognizerWrapper
 from .speech import requires_offline, silence, speak
 from .test_offline_router import BOOK, DEMO
 from .test_offline_voice import dicts, offline_session, say
@@ -46,11 +47,11 @@ def test_whisper_offers_distinct_runner_up_readings(engines: Any) -> None:
     assert not any(repeats_itself(reading) for reading in heard.alternatives)
 
 
-class MisheardFirst:
+class MisheardFirst(RecognizerWrapper):
     """The real recognizer, except that a misheard reading is put first and the real one second."""
 
     def __init__(self, real: Any, misheard: str) -> None:
-        self.real = real
+        super().__init__(real)
         self.misheard = misheard
 
     def transcribe(self, pcm16_16k: bytes, **hints: Any) -> Any:
