@@ -101,14 +101,19 @@ async def test_the_router_acts_on_a_runner_up_and_a_language_model_gets_the_best
 class ScriptedReadings:
     """A recognizer whose short-window and full-window readings are given; it notes which it was asked for."""
 
-    def __init__(self, short: str, full: str, *, window_padding_s: float | None = 5.0) -> None:
-        self.readings = {False: Transcript(text=short, seconds=1.0), True: Transcript(text=full, seconds=1.0)}
+    def __init__(self, short: str, full: str | None, *, window_padding_s: float | None = 5.0) -> None:
+        """`full=None`: the full-window decode fails (a decoder crash)."""
+        self.readings = {False: Transcript(text=short, seconds=1.0),
+                         True: None if full is None else Transcript(text=full, seconds=1.0)}
         self.window_padding_s = window_padding_s
         self.windows: list[bool] = []
 
     def transcribe(self, pcm16_16k: bytes, *, full_window: bool = False, **hints: Any) -> Transcript:
         self.windows.append(full_window)
-        return self.readings[full_window]
+        reading = self.readings[full_window]
+        if reading is None:
+            raise RuntimeError("decoder crashed")
+        return reading
 
 
 def demo_session() -> dict[str, Any]:
@@ -139,6 +144,10 @@ async def test_a_second_look_over_the_full_window_only_when_the_router_can_act_o
     listener = ScriptedReadings(misheard, right)
     assert (await recognise_turn(listener, demo_session(), Listener(), SECOND_OF_AUDIO)).text == misheard
     assert full_only.windows == listener.windows == [False]
+    # The second look failing loses nothing: the first reading stands, and the turn goes on.
+    crashing = ScriptedReadings(misheard, None)
+    heard = await recognise_turn(crashing, demo_session(), Router(), SECOND_OF_AUDIO)
+    assert (heard.text, heard.readings, crashing.windows) == (misheard, (misheard,), [False, True])
 
 
 @requires_offline
