@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .brain import BrainContext, BrainReply, FunctionCall, item_text
@@ -25,6 +25,7 @@ TIME_HINTS = frozenset({"time", "hour", "when", "at", "clock"})
 ZONE_HINTS = ("timezone", "time zone", "time_zone", "iana")
 NAME_PREPOSITIONS = ("in", "at", "for", "from", "to", "near", "with")
 PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "from"})
+ARTICLES = frozenset({"the", "a", "an"})
 # Words that follow "in"/"at" without being a name ("in the evening", "at half past seven").
 NOT_NAMES = frozenset({*DAY_WORDS, *NAMED_TIMES, "am", "pm", "half", "quarter", "morning", "evening", "night",
                        "afternoon", "moment", "minute", "minutes", "hour", "hours", "time", "all", "least", "once",
@@ -83,14 +84,18 @@ class Router:
         return (3.0 * len(said & name_words) + described + 2.0 * len(said & enum_words)
                 + 0.5 * len(said & param_words))
 
-    def route(self, text: str, tools: tuple[Mapping[str, Any], ...], *, allow_handoffs: bool = True) -> BrainReply:
-        """A function call for the best-matching tool, a question for a missing argument, or the help text."""
+    def route(self, text: str, tools: tuple[Mapping[str, Any], ...], *, allow_handoffs: bool = True,
+              guess_names: bool = True) -> BrainReply:
+        """A function call for the best-matching tool, a question for a missing argument, or the help text.
+
+        `guess_names=False` takes only names recognition wrote capitalised (see `fill_arguments`).
+        """
         candidates = [t for t in tools if t.get("name") and (allow_handoffs or not is_handoff(t))]
         scored = sorted(((self.score(text, t), i, t) for i, t in enumerate(candidates)), key=lambda s: (-s[0], s[1]))
         if not text.strip() or not scored or scored[0][0] < self._min_score:
             return BrainReply(text=self.capabilities(tools))
         tool = scored[0][2]
-        arguments, missing = fill_arguments(text, tool)
+        arguments, missing = fill_arguments(text, tool, guess_names=guess_names)
         if missing:
             what = " and ".join(m.replace("_", " ") for m in missing)
             return BrainReply(text=f"To {describe(tool)}, I need the {what}. Please say it again with the {what}.")
@@ -101,9 +106,15 @@ class Router:
 
         Whisper base often ranks a near-homophone first ("half past salmon") with the right words a
         close second; preferring a reading that names a tool and all its arguments is how a command
-        grammar biases recognition, with no knowledge of what was actually said.
+        grammar biases recognition, with no knowledge of what was actually said. A reading whose names
+        Whisper wrote capitalised beats one that needs a lower-case name guessed ("the Blue Lagoon"
+        over "the blue room").
         """
-        return next((reading for reading in readings if self.route(reading, tools).calls), None)
+        for guess_names in (False, True):
+            for reading in readings:
+                if self.route(reading, tools, guess_names=guess_names).calls:
+                    return reading
+        return None
 
     def capabilities(self, tools: tuple[Mapping[str, Any], ...]) -> str:
         """What the agent can do, from its tool descriptions."""
@@ -153,14 +164,20 @@ def describe(tool: Mapping[str, Any]) -> str:
     name = str(tool.get("name", ""))
     if is_handoff(tool):
         return "talk to " + name[len("transfer_to_"):].replace("_", " ")
-    first = re.split(r"(?<=[.!?])\s", str(tool.get("description") or "").strip())[0].rstrip(".!? ")
+    # The first clause only: "Book a restaurant table; a person approves..." -> "book a restaurant table".
+    first = re.split(r"(?<=[.!?;])\s", str(tool.get("description") or "").strip())[0].rstrip(".!?; ")
     if not first:
         return name.replace("_", " ")
     return first[0].lower() + first[1:]
 
 
-def fill_arguments(text: str, tool: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Arguments found in the utterance for the tool's JSON schema, and the required ones not found."""
+def fill_arguments(text: str, tool: Mapping[str, Any], *,
+                   guess_names: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """Arguments found in the utterance for the tool's JSON schema, and the required ones not found.
+
+    With `guess_names`, a name written in lower case counts when placed like one ("at the golden
+    dragon"); Whisper writes a name it is unsure of that way, so without it such a name is missing.
+    """
     schema = tool.get("parameters") or {}
     props: Mapping[str, Any] = schema.get("properties") or {}
     required = list(schema.get("required") or ())
@@ -198,7 +215,9 @@ def fill_arguments(text: str, tool: Mapping[str, Any]) -> tuple[dict[str, Any], 
                 if clock is not None:  # no clock heard: ask for it rather than pass a name as the time
                     found[name] = clock.value
             else:
-                value = _string_value(text, str(prop.get("description", "")), str(tool.get("description", "")))
+                guessing_for = str(tool.get("name", "")) if guess_names else None
+                value = _string_value(text, str(prop.get("description", "")), str(tool.get("description", "")),
+                                      guessing_for)
                 if value is not None:
                     found[name] = value
     return found, [name for name in required if name not in found]
@@ -222,7 +241,9 @@ def _count(text: str, used: set[int], *, clock_allowed: bool) -> int | None:
     return None
 
 
-def _string_value(text: str, prop_description: str, tool_description: str) -> str | None:
+def _string_value(text: str, prop_description: str, tool_description: str,
+                  tool_name: str | None) -> str | None:
+    """A listed value, else a capitalised name, else (given the tool's name) a name in lower case."""
     said = text.lower()
     for known in _known_values(prop_description, tool_description):
         if re.search(rf"\b{re.escape(known.lower())}\b", said):
@@ -232,25 +253,41 @@ def _string_value(text: str, prop_description: str, tool_description: str) -> st
     placed = [n for n in names if re.search(
         rf"\b(?:{'|'.join(NAME_PREPOSITIONS)})\s+(?:the\s+)?{re.escape(n)}\b", text, re.IGNORECASE)]
     chosen = placed or names
-    return chosen[-1] if chosen else _lower_case_place(text)
+    if chosen:
+        return chosen[-1]
+    return _lower_case_name(text, tool_name) if tool_name is not None else None
 
 
-def _lower_case_place(text: str) -> str | None:
-    """A name recognition wrote in lower case, after "in"/"at"/"near"/"from" ("at the golden dragon")."""
+def _lower_case_name(text: str, tool_name: str) -> str | None:
+    """A name recognition wrote in lower case: after "in"/"at"/"near"/"from" ("at the golden dragon"),
+    else as the object of the tool's own verb ("book the blue lagoon" for book_table).
+
+    Words that name the tool itself ("book a table") are never the name.
+    """
     tokens = [t.lower() for t in words(text)]
+    own = content_stems(tool_name.replace("_", " "))
+    placed = _runs_after(tokens, lambda token: token in PLACE_PREPOSITIONS, own)
+    objects = _runs_after(tokens, lambda token: token.isalpha() and stem(token) in own, own)
+    found = placed or objects
+    return found[-1] if found else None
+
+
+def _runs_after(tokens: list[str], leads: Callable[[str], bool], own: set[str]) -> list[str]:
+    """Capitalised runs of up to three name-like words following a lead word and an optional article."""
     found: list[str] = []
     for index, token in enumerate(tokens[:-1]):
-        if token not in PLACE_PREPOSITIONS:
+        if not leads(token):
             continue
-        start = index + 2 if tokens[index + 1] == "the" else index + 1
+        start = index + 2 if tokens[index + 1] in ARTICLES else index + 1
         run: list[str] = []
         for word in tokens[start:start + 3]:
-            if not word.isalpha() or word in STOPWORDS or word in NOT_NAMES or word in NUMBERS or word in TENS:
+            if (not word.isalpha() or word in STOPWORDS or word in NOT_NAMES or word in NUMBERS
+                    or word in TENS or stem(word) in own):
                 break
             run.append(word)
         if run:
             found.append(" ".join(w.capitalize() for w in run))
-    return found[-1] if found else None
+    return found
 
 
 def speakable(output: str, *, limit: int = 400) -> str:

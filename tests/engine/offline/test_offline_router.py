@@ -75,6 +75,16 @@ def test_a_name_written_in_lower_case_is_still_found() -> None:
     assert route("what's the weather in sydney") == ("get_weather", {"city": "Sydney"})
     assert route("what's the weather like in the evening") == (
         "To look up today's weather in a city, I need the city. Please say it again with the city.")
+    # As the object of the tool's own verb ("book the ..."), with any article; never the tool's own words.
+    assert route("Can you book the blue lagoon for six people at half past seven?") == (
+        "book_table", {"restaurant": "Blue Lagoon", "party_size": 6, "time": "7:30"})
+    assert route("Can you book a blue lagoon for 6 people at half past 7?") == (
+        "book_table", {"restaurant": "Blue Lagoon", "party_size": 6, "time": "7:30"})
+    assert route("Can you book the table for six people at half past seven?") == (
+        "To book a restaurant table, I need the restaurant. Please say it again with the restaurant.")
+    # Told not to guess, the router takes only capitalised names.
+    reply = Router().route("book a table for two at seven at the golden dragon", DEMO, guess_names=False)
+    assert reply.calls == () and "I need the restaurant" in reply.text
 
 
 def test_a_time_parameter_is_asked_for_when_no_clock_time_was_heard() -> None:
