@@ -33,6 +33,10 @@ def test_the_router_prefers_the_first_reading_it_can_act_on() -> None:
     assert router.actionable_reading((SEVEN, SALMON), DEMO) == SEVEN
     assert router.actionable_reading(("Hello, what can you do?", "Hello, what can you do"), DEMO) is None
     assert router.actionable_reading((), DEMO) is None
+    # A name Whisper wrote capitalised beats one guessed from lower case, whatever the order.
+    guessed, named = SEVEN.replace("Blue Lagoon", "blue room"), SEVEN
+    assert router.actionable_reading((guessed, named), DEMO) == named
+    assert router.actionable_reading((guessed, SALMON), DEMO) == guessed
 
 
 @requires_offline
@@ -99,21 +103,27 @@ async def test_the_router_acts_on_a_runner_up_and_a_language_model_gets_the_best
 
 
 class ScriptedReadings:
-    """A recognizer whose short-window and full-window readings are given; it notes which it was asked for."""
+    """A recognizer whose reading of each rendering of the turn is given; it notes which it was asked for.
 
-    def __init__(self, short: str, full: str | None, *, window_padding_s: float | None = 5.0) -> None:
-        """`full=None`: the full-window decode fails (a decoder crash)."""
-        self.readings = {False: Transcript(text=short, seconds=1.0),
-                         True: None if full is None else Transcript(text=full, seconds=1.0)}
+    Renderings: "short" (the first decode), "slower" and "faster" (the tempo looks, told apart by
+    their length) and "full" (the 30 s window). A reading of None makes that decode fail.
+    """
+
+    def __init__(self, short: str, full: str | None = "", *, slower: str | None = "", faster: str | None = "",
+                 window_padding_s: float | None = 5.0) -> None:
+        self.readings = {"short": short, "slower": slower, "faster": faster, "full": full}
         self.window_padding_s = window_padding_s
-        self.windows: list[bool] = []
+        self.looks: list[str] = []
 
     def transcribe(self, pcm16_16k: bytes, *, full_window: bool = False, **hints: Any) -> Transcript:
-        self.windows.append(full_window)
-        reading = self.readings[full_window]
+        samples = len(pcm16_16k) // 2
+        look = ("full" if full_window else "short" if samples == len(SECOND_OF_AUDIO) // 2
+                else "slower" if samples > len(SECOND_OF_AUDIO) // 2 else "faster")
+        self.looks.append(look)
+        reading = self.readings[look]
         if reading is None:
             raise RuntimeError("decoder crashed")
-        return reading
+        return Transcript(text=reading, seconds=samples / 16000)
 
 
 def demo_session() -> dict[str, Any]:
@@ -122,32 +132,76 @@ def demo_session() -> dict[str, Any]:
     return session
 
 
+async def heard_by_router(recognizer: ScriptedReadings) -> str:
+    return (await recognise_turn(recognizer, demo_session(), Router(), SECOND_OF_AUDIO)).text
+
+
+LOOKS_IN_ORDER = ["short", "slower", "faster", "full"]
+
+
 async def test_a_second_look_over_the_full_window_only_when_the_router_can_act_on_nothing() -> None:
     misheard, right = "What's my whammer in Sydney?", "What's the weather in Sydney?"
     second_look = ScriptedReadings(misheard, right)
-    assert (await recognise_turn(second_look, demo_session(), Router(), SECOND_OF_AUDIO)).text == right
-    assert second_look.windows == [False, True]
+    assert await heard_by_router(second_look) == right
+    # The slower rendering offered nothing to act on, so the faster one was not needed.
+    assert second_look.looks == ["short", "slower", "full"]
     assert (await recognise_turn(ScriptedReadings(misheard, right), demo_session(), Router(), SECOND_OF_AUDIO)
             ).readings == (misheard, right)
-    # Neither reading can be acted on (small talk): the first decode's best reading stands.
-    small_talk = ScriptedReadings("Hello, what can you do?", "Hello what can you do")
-    small_talk_heard = await recognise_turn(small_talk, demo_session(), Router(), SECOND_OF_AUDIO)
-    assert small_talk_heard.text == "Hello, what can you do?"
-    assert small_talk.windows == [False, True]
+    # Nothing can be acted on (small talk): the first decode's best reading stands.
+    small_talk = ScriptedReadings("Hello, what can you do?", "Hello what can you do",
+                                  slower="Hello, what can you do", faster="Hello, what can you do?")
+    assert await heard_by_router(small_talk) == "Hello, what can you do?"
+    assert small_talk.looks == ["short", "slower", "full"]
     # Understood the first time: no second decode.
     understood = ScriptedReadings(right, misheard)
-    assert (await recognise_turn(understood, demo_session(), Router(), SECOND_OF_AUDIO)).text == right
-    assert understood.windows == [False]
-    # Already decoding over the full window, or a language model listening: one decode only.
-    full_only = ScriptedReadings(misheard, right, window_padding_s=None)
-    assert (await recognise_turn(full_only, demo_session(), Router(), SECOND_OF_AUDIO)).text == misheard
+    assert await heard_by_router(understood) == right
+    assert understood.looks == ["short"]
+    # A language model listening: one decode only. Already decoding over the full window: no full look.
     listener = ScriptedReadings(misheard, right)
     assert (await recognise_turn(listener, demo_session(), Listener(), SECOND_OF_AUDIO)).text == misheard
-    assert full_only.windows == listener.windows == [False]
-    # The second look failing loses nothing: the first reading stands, and the turn goes on.
-    crashing = ScriptedReadings(misheard, None)
+    assert listener.looks == ["short"]
+    full_only = ScriptedReadings(misheard, right, window_padding_s=None)
+    assert await heard_by_router(full_only) == misheard
+    assert full_only.looks == ["short", "slower"]
+    # Every later look failing loses nothing: the first reading stands, and the turn goes on.
+    crashing = ScriptedReadings(misheard, None, slower=None, faster=None)
     heard = await recognise_turn(crashing, demo_session(), Router(), SECOND_OF_AUDIO)
-    assert (heard.text, heard.readings, crashing.windows) == (misheard, (misheard,), [False, True])
+    assert (heard.text, heard.readings) == (misheard, (misheard,))
+    assert crashing.looks == ["short", "slower", "full"]
+
+
+async def test_slower_and_faster_renderings_count_only_when_they_agree() -> None:
+    shannon = "Book a table for two at Shannon at the Golden Dragon."
+    seven, seven_digits = ("Book a table for two at seven at the Golden Dragon.",
+                           "Book a table for 2 at 7 at the Golden Dragon.")
+    # Both renderings lead to the same booking (in different words): acted on, no full-window look.
+    agreeing = ScriptedReadings(shannon, "", slower=seven, faster=seven_digits)
+    assert await heard_by_router(agreeing) == seven
+    assert agreeing.looks == ["short", "slower", "faster"]
+    # Only one rendering can be acted on ("Bill, what can you do?" from a distorted "Hello"): not enough.
+    alone = ScriptedReadings("Hello, what can you do?", "", slower="Bill, what can you do?",
+                             faster="Hello, what can you do?")
+    assert await heard_by_router(alone) == "Hello, what can you do?"
+    assert alone.looks == LOOKS_IN_ORDER
+    # They disagree (seven against eight): the full window decides.
+    eight = "Book a table for two at eight at the Golden Dragon."
+    disagreeing = ScriptedReadings(shannon, seven, slower=seven, faster=eight)
+    assert await heard_by_router(disagreeing) == seven
+    assert disagreeing.looks == LOOKS_IN_ORDER
+    turn = await recognise_turn(ScriptedReadings(shannon, seven, slower=seven, faster=eight), demo_session(),
+                                Router(), SECOND_OF_AUDIO)
+    # A rendering's readings join the turn's only when the renderings agreed.
+    assert turn.readings == (shannon, seven)
+    agreed = ScriptedReadings(shannon, "", slower=seven, faster=seven_digits)
+    assert (await recognise_turn(agreed, demo_session(), Router(), SECOND_OF_AUDIO)).readings == (shannon, seven)
+
+
+def test_stretching_keeps_the_rate_and_changes_the_length() -> None:
+    from realtime_agents.engine.offline.recognition import TEMPO_FACTORS, stretch
+
+    slower, faster = (stretch(SECOND_OF_AUDIO, factor) for factor in TEMPO_FACTORS)
+    assert len(slower) == 2 * 17280 and len(faster) == 2 * 14815
+    assert stretch(b"", 1.08) == b""
 
 
 @requires_offline
