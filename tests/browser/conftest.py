@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,25 +31,30 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
-def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake microphone's input: espeak-ng speech padded with silence, 48 kHz mono PCM16 WAV."""
+def espeak_wav(text: str, folder: Path, *, lead_s: float = LEAD_SILENCE_S,
+               tail_s: float = TAIL_SILENCE_S) -> Path:
+    """`text` spoken by espeak-ng (en-us, 160 wpm) padded with silence: 48 kHz mono PCM16 WAV in `folder`."""
     missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{' and '.join(missing)} not installed (apt-get install -y espeak-ng sox)")
-    folder = tmp_path_factory.mktemp("microphone")
     spoken, wav = folder / "spoken.wav", folder / "microphone.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(spoken), SPOKEN],
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(spoken), text],
                    check=True, timeout=30, capture_output=True)
     convert = ["sox", str(spoken), "-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer", str(wav),
-               "pad", str(LEAD_SILENCE_S), str(TAIL_SILENCE_S)]
+               "pad", str(lead_s), str(tail_s)]
     subprocess.run(convert, check=True, timeout=30, capture_output=True)
     return wav
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium(speech_wav: Path) -> AsyncIterator[Any]:
-    """One headless Chromium per module whose every microphone plays `speech_wav` once."""
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake microphone's input: espeak-ng speech padded with silence, 48 kHz mono PCM16 WAV."""
+    return espeak_wav(SPOKEN, tmp_path_factory.mktemp("microphone"))
+
+
+@asynccontextmanager
+async def chromium_playing(wav: Path) -> AsyncIterator[Any]:
+    """Headless Debian Chromium whose every microphone plays `wav` once; skips without it or playwright."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("chromium not installed (apt-get install -y chromium chromium-driver; .ci/run does)")
@@ -66,11 +72,20 @@ async def chromium(speech_wav: Path) -> AsyncIterator[Any]:
                 "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
                 "--autoplay-policy=no-user-gesture-required",
                 "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={speech_wav}%noloop",
+                f"--use-file-for-fake-audio-capture={wav}%noloop",
             ],
         )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium(speech_wav: Path) -> AsyncIterator[Any]:
+    """One headless Chromium per module whose every microphone plays `speech_wav` once."""
+    async with chromium_playing(speech_wav) as browser:
         yield browser
-        await browser.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
