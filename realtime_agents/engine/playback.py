@@ -216,7 +216,8 @@ def truncation_point(*, entry: LedgerEntry, tracker_state: PlaybackState | None,
     if played is None:
         # No report from the app for this item: assume it plays in real time from the first chunk.
         played = (now - entry.first_audio_at) * 1000.0
-    if played >= entry.received_ms and not response_active:
+    # Apps report whole milliseconds ("7546" for 7546.4 ms of audio): played in full is within the last one.
+    if math.floor(played) >= math.floor(entry.received_ms) and not response_active:
         # Playback already ended and nothing more is coming: the server's copy is what was heard.
         return None
     return math.floor(min(max(played, 0.0), entry.received_ms))

@@ -249,6 +249,11 @@ def test_skip_when_finished_and_response_inactive() -> None:
                             response_active=False) is None
     assert truncation_point(entry=entry(received_ms=300.0), tracker_state=state("a", 300.0), now=0.0,
                             response_active=False) is None
+    # The app reports whole milliseconds: 7546 of 7546.4 ms is the whole answer, not a cut at 7546.
+    assert truncation_point(entry=entry(received_ms=7546.4), tracker_state=state("a", 7546.0), now=0.0,
+                            response_active=False) is None
+    assert truncation_point(entry=entry(received_ms=7546.4), tracker_state=state("a", 7545.0), now=0.0,
+                            response_active=False) == 7545
 
 
 def test_send_when_finished_but_response_still_active() -> None:

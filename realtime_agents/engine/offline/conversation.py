@@ -1,6 +1,7 @@
 """The offline server's conversation: its items in order, and how much audio each assistant item has."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .state import ClientEventError, client_item
@@ -12,7 +13,7 @@ class ServerConversation:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         # Milliseconds of audio sent per assistant item: a truncation may not go past them.
-        self.audio_ms: dict[str, int] = {}
+        self.audio_ms: dict[str, float] = {}
 
     def find(self, item_id: Any) -> dict[str, Any]:
         """The item with this id."""
@@ -52,14 +53,14 @@ class ServerConversation:
         if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
             raise ClientEventError("invalid_value", "audio_end_ms must be a non-negative integer.",
                                    param="audio_end_ms")
-        sent_ms = self.audio_ms.get(item["id"], 0)
+        sent_ms = self.audio_ms.get(item["id"], 0.0)
         if end_ms > sent_ms:
-            raise ClientEventError("invalid_value", f"Audio content of {sent_ms}ms is already shorter than "
-                                   f"{end_ms}ms.", param="audio_end_ms")
+            raise ClientEventError("invalid_value", f"Audio content of {math.floor(sent_ms)}ms is already shorter "
+                                   f"than {end_ms}ms.", param="audio_end_ms")
         for part in item.get("content") or ():
             # Keep the share of the words that was heard, so the brain knows what the user heard.
             if isinstance(part, dict) and isinstance(part.get("transcript"), str) and sent_ms:
                 text = part["transcript"]
-                part["transcript"] = text[: len(text) * end_ms // sent_ms].rsplit(" ", 1)[0] if end_ms else ""
+                part["transcript"] = text[: int(len(text) * end_ms // sent_ms)].rsplit(" ", 1)[0] if end_ms else ""
         self.audio_ms[item["id"]] = end_ms
         return item

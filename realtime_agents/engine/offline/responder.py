@@ -43,7 +43,7 @@ class OfflineResponse:
 
     def __init__(self, *, params: dict[str, Any], session: dict[str, Any], context: BrainContext, brain: Brain,
                  fallback: Brain | None, synthesizer: Synthesizer | None, send: Send,
-                 add_item: Callable[[dict[str, Any]], str | None], audio_ms: dict[str, int],
+                 add_item: Callable[[dict[str, Any]], str | None], audio_ms: dict[str, float],
                  max_audio_lead_s: float) -> None:
         self.id = new_id("resp")
         self.params = params
@@ -59,7 +59,7 @@ class OfflineResponse:
         self._wake = asyncio.Event()
         self.output: list[dict[str, Any]] = []
         self._text_out = ""
-        self._audio_out_ms = 0
+        self._audio_out_ms = 0.0
         self._failure = ""
 
     def cancel(self, reason: str) -> None:
@@ -86,7 +86,7 @@ class OfflineResponse:
         text_in = tokens(self.context.instructions) + sum(
             tokens(str(part.get("text") or part.get("transcript") or ""))
             for item in self.context.items for part in item.get("content") or () if isinstance(part, dict))
-        audio_out, text_out = self._audio_out_ms // 50, tokens(self._text_out)
+        audio_out, text_out = int(self._audio_out_ms // 50), tokens(self._text_out)
         return {"total_tokens": text_in + audio_out + text_out, "input_tokens": text_in,
                 "output_tokens": audio_out + text_out,
                 "input_token_details": {"text_tokens": text_in, "audio_tokens": 0, "image_tokens": 0,
@@ -182,7 +182,7 @@ class OfflineResponse:
         assert self._synth is not None
         spoken = ""
         started = time.monotonic()
-        sent_ms = 0
+        sent_ms = 0.0
         item_id = ids["item_id"]
         for sentence in split_sentences(text):
             if self.cancel_reason is not None:
@@ -200,14 +200,15 @@ class OfflineResponse:
                 chunk = data[offset:offset + step]
                 await self._send({"type": "response.output_audio.delta", **ids,
                                   "delta": base64.b64encode(chunk).decode("ascii")})
-                ms = len(chunk) // per_ms
+                # Exact, not rounded per chunk: a truncation at the reported end must stay within it.
+                ms = len(chunk) / per_ms
                 sent_ms += ms
                 self._audio_out_ms += ms
-                self._audio_ms[item_id] = self._audio_ms.get(item_id, 0) + ms
+                self._audio_ms[item_id] = self._audio_ms.get(item_id, 0.0) + ms
                 await self._pace(started, sent_ms)
         return spoken
 
-    async def _pace(self, started: float, sent_ms: int) -> None:
+    async def _pace(self, started: float, sent_ms: float) -> None:
         """Stay at most `max_audio_lead_s` ahead of real time, as a realtime server does (barge-in needs it)."""
         wait = started + sent_ms / 1000 - self._lead - time.monotonic()
         if wait <= 0 or self.cancel_reason is not None:

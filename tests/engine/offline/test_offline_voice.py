@@ -127,6 +127,39 @@ async def test_barge_in_cancels_the_spoken_answer_and_truncates_it(engines, reco
     assert [e for e in dicts(raw_events, "error")] == []
 
 
+async def test_a_finished_answer_may_be_cut_at_its_last_whole_millisecond_and_not_beyond(
+        engines, recorder, raw_events) -> None:
+    # Players report whole milliseconds; the answer's length rarely is one (piper's sentences are any
+    # number of samples long), so the model must count its audio exactly, not rounded per chunk.
+    triage, _ = build_agents([])
+    model = OfflineModel(engines=engines)
+    model.add_listener(recorder)
+    session = await Runner(triage, model=model).run()
+    async with session:
+        reader = EventReader(session)
+        await session.send_message("What is the weather in Paris?")
+        await reader.until(assistant_done, timeout=30)
+        async with asyncio.timeout(30):
+            while not [d for d in dicts(raw_events, "response.done") if d["response"]["output"]]:
+                await asyncio.sleep(0.02)
+        item_id = dicts(raw_events, "response.done")[-1]["response"]["output"][0]["id"]
+        sent = [base64.b64decode(d["delta"]) for d in dicts(raw_events, "response.output_audio.delta")
+                if d["item_id"] == item_id]
+        total_ms = sum(len(chunk) for chunk in sent) / 48  # 24 kHz PCM16: 48 bytes a millisecond
+        assert len(sent) > 1 and total_ms != int(total_ms), "the answer's length happens to be whole"
+        assert model.conversation.audio_ms[item_id] == pytest.approx(total_ms, abs=1e-6)
+        for end_ms in (int(total_ms) + 1, int(total_ms)):
+            await session.send_raw_event({"type": "conversation.item.truncate", "item_id": item_id,
+                                          "content_index": 0, "audio_end_ms": end_ms})
+        async with asyncio.timeout(10):
+            while not dicts(raw_events, "conversation.item.truncated"):
+                await asyncio.sleep(0.02)
+    errors = [e["error"] for e in dicts(raw_events, "error")]
+    assert [e["param"] for e in errors] == ["audio_end_ms"]
+    assert f"shorter than {int(total_ms) + 1}ms" in errors[0]["message"]
+    assert [d["audio_end_ms"] for d in dicts(raw_events, "conversation.item.truncated")] == [int(total_ms)]
+
+
 async def test_typed_text_gets_a_tool_call_and_a_spoken_answer(engines) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     triage, _ = build_agents(calls)
