@@ -43,9 +43,10 @@ from tests.live_server import daphne_url  # noqa: E402
 from tests.rows import close_db_threads  # noqa: E402,F401  (fixture)
 
 QUESTION = "What is the weather in Paris?"
-# The microphone opens when Start is pressed: the greeting starts over the lead silence and the question
-# talks over it, as an impatient guest does; the tail lets the voice activity detector hear the question end.
-LEAD_SILENCE_S = 2.0
+# The microphone opens when Start is pressed: the guest lets the greeting (about 7.6 s with piper) play to
+# its end, then asks; the tail lets the voice activity detector hear the question end. (Speaking over an
+# answer is tested with the offline model in tests/engine/offline and with the widget in test_widget_*.)
+LEAD_SILENCE_S = 11.0
 TAIL_SILENCE_S = 6.0
 PARIS = WEATHER["paris"]
 PCM16_24K_BYTES_PER_MS = 48
@@ -182,9 +183,11 @@ async def test_the_demo_answers_a_spoken_question_in_the_browser_with_no_key_and
         assert played_ms(widget, item) >= length - 1, (
             f"the answer's playback stopped at {played_ms(widget, item)} of {length:.0f} ms")
         await widget.wait_state("listening")
-        # The greeting was heard too (the question cuts it short).
+        # The greeting was heard to its end before the question, so nothing of it was cut: a player reports
+        # whole milliseconds of audio whose length rarely is whole, which must not read as an interruption
+        # (it once did, and the model refused the truncation the session then sent).
         greeting = widget.received_json("audio.item")[0]["item_id"]
-        assert greeting != item and played_ms(widget, greeting) > 0
+        assert greeting != item and played_ms(widget, greeting) >= audio_ms(widget, greeting) - 1
         await expect(widget.page.get_by_role("alert")).to_be_hidden()
         await widget.part(".end").click()
         await widget.wait_state("ended")
