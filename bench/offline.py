@@ -34,7 +34,7 @@ from realtime_agents.engine.offline.engines import TtsChoice
 
 # Test speech is built the same way the offline tests build it.
 from tests.engine.offline.recognizers import RecognizerWrapper
-from tests.engine.offline.speech import missing_offline, silence, speak
+from tests.engine.offline.espeak import missing_offline, silence, speak
 
 CHUNK_MS = 20
 TAIL_S = 1.5

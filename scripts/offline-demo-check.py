@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.engine.offline.speech import silence, speak  # noqa: E402
+from tests.engine.offline.espeak import silence, speak  # noqa: E402
 
 FRAME_MS = 20
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,7 @@ def test_router_asks_for_missing_arguments_and_lists_what_it_can_do() -> None:
 def test_router_speaks_tool_results() -> None:
     assert speakable('{"message": "Booked for 2."}') == "Booked for 2."
     assert speakable('{"temperature_c": 21, "sky": "clear"}') == "temperature c is 21. sky is clear."
+    assert speakable('{"error": "no weather for \'Atlantis\'"}') == "Sorry, no weather for 'Atlantis'."
     assert speakable('["soup", "pie"]') == "soup, pie"
     assert speakable("") == "Done."
     long = "This is a sentence. " * 40
@@ -148,3 +151,13 @@ def test_offline_model_arguments_are_checked() -> None:
         OfflineModel(chat_url="localhost:8080")
     with pytest.raises(ValueError, match="max_audio_lead_s"):
         OfflineModel(max_audio_lead_s=-1)
+
+
+def test_the_demo_check_script_runs_without_the_test_packages() -> None:
+    # `make run` installs no test extras; the README's check of a running demo must still start.
+    blocked_pytest = ("import runpy, sys; sys.modules['pytest'] = None; sys.argv = ['check', '--help']; "
+                      "runpy.run_path('scripts/offline-demo-check.py', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", blocked_pytest], cwd=Path(__file__).resolve().parents[3],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--url" in done.stdout
