@@ -32,7 +32,9 @@ def current_time(timezone: str = "UTC") -> dict[str, str]:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return {"error": f"unknown time zone {timezone!r}; use a name such as Europe/Paris"}
     now = datetime.datetime.now(zone)
-    return {"timezone": timezone, "time": now.strftime("%H:%M"), "date": now.strftime("%A %d %B %Y")}
+    time, date = now.strftime("%H:%M"), now.strftime("%A %d %B %Y")
+    summary = f"It is {time} on {date} in {timezone}."
+    return {"timezone": timezone, "time": time, "date": date, "summary": summary}
 
 
 @realtime_agents.tool
@@ -46,7 +48,10 @@ def get_weather(city: str) -> dict[str, Any]:
     if entry is None:
         known = ", ".join(value["city"] for value in WEATHER.values())
         return {"error": f"no weather for {city!r}; the demo knows {known}"}
-    return dict(entry)
+    # A sentence for a voice with no language model (the offline router speaks `summary`).
+    summary = (f"In {entry['city']} today: {entry['condition']}, {entry['temperature_c']} degrees, "
+               f"wind {entry['wind_kmh']} kilometres an hour.")
+    return {**entry, "summary": summary}
 
 
 @realtime_agents.tool(needs_approval=True)
@@ -60,10 +65,12 @@ def book_table(restaurant: str, party_size: int, time: str) -> dict[str, Any]:
     """
     if not 1 <= party_size <= 12:
         return {"error": "party size must be between 1 and 12"}
+    reference = secrets.token_hex(3).upper()
     return {
         "confirmed": True,
         "restaurant": restaurant,
         "party_size": party_size,
         "time": time,
-        "reference": secrets.token_hex(3).upper(),
+        "reference": reference,
+        "summary": f"Booked: {restaurant}, {party_size} people, {time}. Your reference is {reference}.",
     }

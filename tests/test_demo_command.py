@@ -77,6 +77,11 @@ async def test_demo_guardrail_blocks_card_numbers(monkeypatch: pytest.MonkeyPatc
 
 def test_demo_tools() -> None:
     assert get_weather("  PARIS ")["condition"] == "light rain"
+    # Each result carries a sentence to say, for a voice without a language model (the offline router).
+    assert get_weather("Paris")["summary"] == (
+        "In Paris today: light rain, 14 degrees, wind 18 kilometres an hour.")
+    assert current_time("UTC")["summary"].startswith("It is ")
+    assert book_table("Chez Nous", 2, "19:30")["summary"].startswith("Booked: Chez Nous, 2 people, 19:30.")
     assert "the demo knows" in get_weather("Atlantis")["error"]
     assert current_time("Europe/Paris")["timezone"] == "Europe/Paris"
     assert "unknown time zone" in current_time("Mars/Olympus")["error"]

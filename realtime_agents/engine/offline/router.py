@@ -291,7 +291,7 @@ def _runs_after(tokens: list[str], leads: Callable[[str], bool], own: set[str]) 
 
 
 def speakable(output: str, *, limit: int = 400) -> str:
-    """A tool's output as something to say: a message field, a plain string, or "key is value" pairs."""
+    """A tool's output to say: a message field, an error, a plain string, or "key is value" pairs."""
     try:
         data: Any = json.loads(output)
     except ValueError:
@@ -302,6 +302,8 @@ def speakable(output: str, *, limit: int = 400) -> str:
                 data = data[key]
                 break
         else:
+            if isinstance(data.get("error"), str):
+                return speakable("Sorry, " + data["error"].rstrip(".") + ".", limit=limit)
             data = ". ".join(f"{str(k).replace('_', ' ')} is {v}" for k, v in data.items()) + "."
     elif isinstance(data, list):
         data = ", ".join(str(v) for v in data)
