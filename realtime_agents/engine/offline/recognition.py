@@ -99,7 +99,7 @@ async def _look_again(recognizer: Recognizer, pcm16k: bytes, language: str | Non
         again = await asyncio.to_thread(recognizer.transcribe, pcm16k, language=language, prompt=prompt,
                                         full_window=full_window)
     except Exception as exc:  # noqa: BLE001 - the first reading stands
-        logger.warning("offline recognition (second look) failed", exc_info=exc)
+        logger.warning("offline recognition (another look at the turn) failed", exc_info=exc)
         return ()
     return tuple(r for r in (again.text, *again.alternatives) if r)
 
